@@ -1,0 +1,330 @@
+"""`python -m service ...`: the command line for operators and test harnesses.
+
+Every command reads the same settings (Settings.from_env) and, with REDIS_URL unset, the same
+embedded Redis.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import socket
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+
+from . import embedded, store, tokens
+from .devices import device_from_hash
+from .pools import PoolRegistry
+from .settings import Settings, SettingsError
+from .validation import GET_DEVICE_INPUT, validate
+
+Handler = Callable[[argparse.Namespace, Settings, aioredis.Redis], Awaitable[Any]]
+
+
+def _emit(obj: Any) -> None:
+    sys.stdout.write(orjson.dumps(obj, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+async def _with_redis(settings: Settings, handler: Handler, args: argparse.Namespace) -> Any:
+    url = await asyncio.to_thread(embedded.redis_url, settings)
+    r = aioredis.Redis.from_url(url, socket_timeout=10)
+    try:
+        await store.ensure_default_pool(r, settings)
+        return await handler(args, settings, r)
+    finally:
+        await r.aclose()
+
+
+def _pool_id(args: argparse.Namespace, settings: Settings) -> str:
+    return getattr(args, "pool_id", None) or settings.default_pool_id
+
+
+# -- pool ----------------------------------------------------------------------------------
+async def pool_create(args: argparse.Namespace, settings: Settings, r: aioredis.Redis) -> None:
+    jwks = orjson.loads(Path(args.jwks_file).read_bytes()) if args.jwks_file else None
+    record = await store.create_pool(
+        r,
+        settings,
+        _pool_id(args, settings),
+        device_tracking=not args.no_device_tracking,
+        client_ids=args.client_id or None,
+        jwks=jwks,
+        jwks_url=args.jwks_url,
+        issuer=args.issuer,
+    )
+    _emit(_pool_view(record))
+
+
+def _pool_view(record: dict[str, str]) -> dict[str, Any]:
+    return {
+        "Id": record["id"],
+        "Issuer": record["issuer"],
+        "ClientIds": orjson.loads(record["clients"]),
+        "DeviceTracking": record["device_tracking"] == "1",
+        "JwksUrl": record.get("jwks_url"),
+    }
+
+
+async def pool_show(args: argparse.Namespace, settings: Settings, r: aioredis.Redis) -> None:
+    _emit(_pool_view(await store.pool_record(r, _pool_id(args, settings))))
+
+
+async def pool_update(args: argparse.Namespace, settings: Settings, r: aioredis.Redis) -> None:
+    await store.update_pool(r, _pool_id(args, settings), device_tracking=args.device_tracking)
+    _emit(_pool_view(await store.pool_record(r, _pool_id(args, settings))))
+
+
+async def pool_delete(args: argparse.Namespace, settings: Settings, r: aioredis.Redis) -> None:
+    await store.delete_pool(r, _pool_id(args, settings))
+
+
+# -- user ----------------------------------------------------------------------------------
+def _user_view(user: store.User) -> dict[str, Any]:
+    return {
+        "Username": user.username,
+        "Sub": user.sub,
+        "UserPoolId": user.pool_id,
+        "UserStatus": user.status,
+        "Enabled": user.enabled,
+    }
+
+
+async def user_create(args: argparse.Namespace, settings: Settings, r: aioredis.Redis) -> None:
+    user = await store.create_user(
+        r, _pool_id(args, settings), args.username, status=args.status, enabled=not args.disabled
+    )
+    _emit(_user_view(user))
+
+
+async def user_update(args: argparse.Namespace, settings: Settings, r: aioredis.Redis) -> None:
+    user = await store.update_user(
+        r, _pool_id(args, settings), args.username, status=args.status, enabled=args.enabled
+    )
+    _emit(_user_view(user))
+
+
+async def user_delete(args: argparse.Namespace, settings: Settings, r: aioredis.Redis) -> None:
+    await store.delete_user(r, _pool_id(args, settings), args.username)
+
+
+async def user_sign_out(args: argparse.Namespace, settings: Settings, r: aioredis.Redis) -> None:
+    cutoff = await store.sign_out_user(r, _pool_id(args, settings), args.username)
+    _emit({"Username": args.username, "SignedOutAt": cutoff / 1000})
+
+
+async def revoke_token(args: argparse.Namespace, settings: Settings, r: aioredis.Redis) -> None:
+    token = args.token if args.token != "-" else sys.stdin.read().strip()
+    registry = PoolRegistry()
+    await registry.load(r)
+    claims = tokens.verify(token, registry)
+    await store.revoke_origin_jti(r, claims.pool.id, claims.sub, claims.origin_jti)
+    _emit({"RevokedOriginJti": claims.origin_jti})
+
+
+# -- device, token -------------------------------------------------------------------------
+async def device_add(args: argparse.Namespace, settings: Settings, r: aioredis.Redis) -> None:
+    if args.key is not None:
+        validate({"DeviceKey": args.key}, GET_DEVICE_INPUT)
+    pool_id = _pool_id(args, settings)
+    user = await store.get_user(r, pool_id, args.username)
+    fields = await store.add_device(
+        r, user, name=args.name, key=args.key, ip=args.ip, remembered=not args.not_remembered
+    )
+    device = device_from_hash(
+        fields, username=user.username, pool_id=pool_id, account_id=settings.account_id
+    )
+    _emit(device)
+
+
+async def mint_token(
+    r: aioredis.Redis, settings: Settings, pool_id: str, username: str, **kwargs: Any
+) -> str:
+    pool, kid, key = await store.signing_key(r, pool_id)
+    user = await store.get_user(r, pool_id, username)
+    client_id = kwargs.pop("client_id", None) or sorted(pool.clients)[0]
+    return tokens.issue(
+        pool=pool, signing_kid=kid, signing_key=key, sub=user.sub, username=user.username,
+        client_id=client_id, **kwargs,
+    )
+
+
+async def token(args: argparse.Namespace, settings: Settings, r: aioredis.Redis) -> None:
+    value = await mint_token(
+        r, settings, _pool_id(args, settings), args.username, ttl_s=args.ttl,
+        scopes=args.scope, client_id=args.client_id, device_key=args.device_key,
+    )
+    sys.stdout.write(value + "\n")
+
+
+async def redis_url(args: argparse.Namespace, settings: Settings, r: aioredis.Redis) -> None:
+    sys.stdout.write(embedded.redis_url(settings) + "\n")
+
+
+# -- serve ---------------------------------------------------------------------------------
+async def demo_hint(r: aioredis.Redis, settings: Settings, endpoint: str) -> str:
+    """A ready-to-paste AWS CLI line with the demo user's fresh token and device."""
+    pool_id = settings.default_pool_id
+    try:
+        user = await store.get_user(r, pool_id, "demo")
+    except store.StoreError:
+        user = await store.create_user(r, pool_id, "demo")
+    device_keys = sorted(k.decode() for k in await r.smembers(user.keys.devices))  # type: ignore[misc]
+    if not device_keys:
+        device_keys = [(await store.add_device(r, user, name="demo-device"))["key"]]
+    access = await mint_token(r, settings, pool_id, "demo", ttl_s=3600)
+    return (
+        f"aws cognito-idp get-device --endpoint-url {endpoint} --region {settings.region} "
+        f"--no-sign-request --device-key {device_keys[0]} --access-token {access}"
+    )
+
+
+def serve(args: argparse.Namespace, settings: Settings) -> int:
+    from . import server
+
+    settings = replace(
+        settings,
+        host=args.host or settings.host,
+        port=settings.port if args.port is None else args.port,
+        workers=args.workers or settings.workers,
+    )
+    settings = replace(settings, redis_url=embedded.redis_url(settings))
+    logging.basicConfig(level=settings.log_level, format="%(message)s")
+
+    def announce(sock: socket.socket) -> None:
+        host, port = sock.getsockname()[:2]
+        shown = f"[{host}]" if ":" in host else host
+        endpoint = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else shown}:{port}"
+
+        async def hint() -> str:
+            r = aioredis.Redis.from_url(settings.redis_url, socket_timeout=10)
+            try:
+                return await demo_hint(r, settings, endpoint)
+            finally:
+                await r.aclose()
+
+        line = asyncio.run(hint())
+        sys.stdout.write(f"serving Cognito GetDevice on {endpoint} (workers: {settings.workers})\n")
+        sys.stdout.write(f"try it:\n  {line}\n")
+        sys.stdout.flush()
+
+    return server.serve(settings, announce)
+
+
+# -- parser --------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m service", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the HTTP service")
+    s.add_argument("--host", help="address to listen on (HOST)")
+    s.add_argument("--port", type=int, help="port to listen on (PORT); 0 picks a free one")
+    s.add_argument("--workers", type=int, help="worker processes sharing the port (WORKERS)")
+    s.set_defaults(run=None)
+
+    pool = sub.add_parser("pool", help="user pools").add_subparsers(dest="action", required=True)
+    c = pool.add_parser("create", help="create a pool with its own RSA keys (or external keys)")
+    c.add_argument("pool_id", nargs="?", metavar="POOL_ID")
+    c.add_argument("--no-device-tracking", action="store_true")
+    c.add_argument("--client-id", action="append", help="app client id (repeatable)")
+    c.add_argument("--jwks-file", help="trust the keys in this JWKS file instead of own keys")
+    c.add_argument("--jwks-url", help="trust the keys at this JWKS URL (e.g. a real pool's)")
+    c.add_argument("--issuer", help="the tokens' iss (default: ISSUER_BASE_URL/POOL_ID)")
+    c.set_defaults(run=pool_create)
+    c = pool.add_parser("show", help="show a pool as JSON")
+    c.add_argument("pool_id", nargs="?", metavar="POOL_ID")
+    c.set_defaults(run=pool_show)
+    c = pool.add_parser("update", help="turn device tracking on or off")
+    c.add_argument("pool_id", nargs="?", metavar="POOL_ID")
+    g = c.add_mutually_exclusive_group(required=True)
+    g.add_argument("--device-tracking", dest="device_tracking", action="store_true")
+    g.add_argument("--no-device-tracking", dest="device_tracking", action="store_false")
+    c.set_defaults(run=pool_update)
+    c = pool.add_parser("delete", help="delete a pool (its tokens then get ResourceNotFound)")
+    c.add_argument("pool_id", metavar="POOL_ID")
+    c.set_defaults(run=pool_delete)
+
+    user = sub.add_parser("user", help="users").add_subparsers(dest="action", required=True)
+    c = user.add_parser("create", help="create a user; prints JSON")
+    c.add_argument("username", metavar="USERNAME")
+    c.add_argument("--pool-id")
+    c.add_argument("--status", choices=store.USER_STATUSES, default="CONFIRMED")
+    c.add_argument("--disabled", action="store_true")
+    c.set_defaults(run=user_create)
+    c = user.add_parser("update", help="change status or enabled; prints JSON")
+    c.add_argument("username", metavar="USERNAME")
+    c.add_argument("--pool-id")
+    c.add_argument("--status", choices=store.USER_STATUSES)
+    g = c.add_mutually_exclusive_group()
+    g.add_argument("--enable", dest="enabled", action="store_true", default=None)
+    g.add_argument("--disable", dest="enabled", action="store_false")
+    c.set_defaults(run=user_update)
+    c = user.add_parser("delete", help="delete a user and their devices")
+    c.add_argument("username", metavar="USERNAME")
+    c.add_argument("--pool-id")
+    c.set_defaults(run=user_delete)
+    c = user.add_parser("sign-out", help="revoke every token issued to the user until now")
+    c.add_argument("username", metavar="USERNAME")
+    c.add_argument("--pool-id")
+    c.set_defaults(run=user_sign_out)
+
+    c = sub.add_parser("revoke-token", help="revoke every token sharing this token's origin_jti")
+    c.add_argument("token", metavar="TOKEN", help="an access token, or - to read it from stdin")
+    c.set_defaults(run=revoke_token)
+
+    dev = sub.add_parser("device", help="devices").add_subparsers(dest="action", required=True)
+    c = dev.add_parser("add", help="add a device; prints it as GetDevice returns it")
+    c.add_argument("username", metavar="USERNAME")
+    c.add_argument("--pool-id")
+    c.add_argument("--name")
+    c.add_argument("--key", help="device key (default: <region>_<uuid>)")
+    c.add_argument("--ip", default="127.0.0.1", help="last_ip_used")
+    c.add_argument("--not-remembered", action="store_true")
+    c.set_defaults(run=device_add)
+
+    c = sub.add_parser("token", help="mint an access token; prints the token alone")
+    c.add_argument("username", metavar="USERNAME")
+    c.add_argument("--pool-id")
+    c.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (may be negative)")
+    c.add_argument("--scope", action="append", help="scope (repeatable; default: admin scope)")
+    c.add_argument("--client-id")
+    c.add_argument("--device-key")
+    c.set_defaults(run=token)
+
+    rd = sub.add_parser("redis", help="the Redis in use").add_subparsers(dest="action", required=True)
+    c = rd.add_parser("url", help="print the Redis URL (starting the embedded one if needed)")
+    c.set_defaults(run=redis_url)
+    c = rd.add_parser("stop", help="stop the embedded redis-server")
+    c.set_defaults(run="stop")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    try:
+        if args.command == "serve":
+            return serve(args, settings)
+        if args.run == "stop":
+            sys.stdout.write("stopped\n" if embedded.stop(settings) else "not running\n")
+            return 0
+        asyncio.run(_with_redis(settings, args.run, args))
+    except (store.StoreError, embedded.EmbeddedRedisError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 1
+    except Exception as exc:
+        # Any validation error or NotAuthorized from the CLI's own checks.
+        message = getattr(exc, "message", None) or str(exc)
+        sys.stderr.write(f"error: {type(exc).__name__}: {message}\n")
+        return 1
+    return 0

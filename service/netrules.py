@@ -1,0 +1,63 @@
+"""Who the client is (trusted proxies, X-Forwarded-For / Forwarded) and the WAF-like deny rules."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from .settings import Network
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _parse(value: str) -> Address | None:
+    value = value.strip().strip('"')
+    if value.startswith("["):  # Forwarded: for="[2001:db8::1]:4711"
+        value = value[1 : value.find("]")] if "]" in value else value[1:]
+    elif value.count(":") == 1:  # IPv4 with a port
+        value = value.split(":", 1)[0]
+    try:
+        return ipaddress.ip_address(value)
+    except ValueError:
+        return None
+
+
+def _in(addr: Address, networks: Sequence[Network]) -> bool:
+    return any(addr.version == net.version and addr in net for net in networks)
+
+
+def _forwarded_chain(request: web.Request) -> list[str]:
+    forwarded = request.headers.getall("Forwarded", [])
+    if forwarded:
+        hops = []
+        for header in forwarded:
+            for element in header.split(","):
+                for pair in element.split(";"):
+                    name, _, value = pair.strip().partition("=")
+                    if name.lower() == "for":
+                        hops.append(value)
+        return hops
+    return [h for v in request.headers.getall("X-Forwarded-For", []) for h in v.split(",")]
+
+
+def client_ip(request: web.Request, trusted: Sequence[Network]) -> Address | None:
+    """The client's address. Forwarding headers count only when the peer is a trusted proxy,
+    and then only up to the first hop (from the right) that is not itself trusted."""
+    peer = _parse(request.remote or "")
+    if peer is None or not trusted or not _in(peer, trusted):
+        return peer
+    addr = peer
+    for hop in reversed(_forwarded_chain(request)):
+        parsed = _parse(hop)
+        if parsed is None:
+            break
+        addr = parsed
+        if not _in(parsed, trusted):
+            break
+    return addr
+
+
+def denied(addr: Address | None, deny: Sequence[Network]) -> bool:
+    return addr is not None and _in(addr, deny)

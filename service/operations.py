@@ -1,0 +1,130 @@
+"""API operations: one handler per operation, taking the decoded body, returning JSON bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from . import errors as e
+from . import lua, tokens
+from .devices import device_object, get_device_response
+from .keys import UserKeys, pool_bucket
+from .pools import Pool, PoolRegistry
+from .settings import Settings
+from .transport import RedisPipe
+from .validation import GET_DEVICE_INPUT, validate
+
+Operation = Callable[[dict[str, Any]], Awaitable[bytes]]
+
+# Cache of token -> where its claims live, so a warm request skips decoding and digesting.
+# Bounded; oldest entries go first. Cleared whenever the pools change.
+ROUTE_CACHE_MAX = 65536
+
+
+class Route:
+    __slots__ = ("claims_key", "pool", "user_keys")
+
+    def __init__(self, pool: Pool, sub: str, token: str) -> None:
+        self.pool = pool
+        self.user_keys = UserKeys(pool.id, sub)
+        self.claims_key = self.user_keys.claims(tokens.digest(token))
+
+
+def _check_pool(pool: Pool) -> None:
+    if pool.deleted:
+        raise e.ResourceNotFoundException(e.pool_not_found(pool.id))
+    if not pool.device_tracking:
+        raise e.InvalidUserPoolConfigurationException(e.DEVICE_TRACKING_OFF)
+
+
+# What get_device.lua's answer codes mean on the wire.
+_ANSWERS: dict[bytes, tuple[type[e.CognitoError], str]] = {
+    b"EXPIRED": (e.NotAuthorizedException, e.EXPIRED_TOKEN),
+    b"NO_USER": (e.UserNotFoundException, e.USER_NOT_FOUND),
+    b"REVOKED": (e.NotAuthorizedException, e.REVOKED_TOKEN),
+    b"THROTTLED": (e.TooManyRequestsException, e.THROTTLED),
+    b"DISABLED": (e.NotAuthorizedException, e.USER_DISABLED),
+    b"NO_DEVICE": (e.ResourceNotFoundException, e.DEVICE_NOT_FOUND),
+    b"UNCONFIRMED": (e.UserNotConfirmedException, e.USER_NOT_CONFIRMED),
+    b"RESET_REQUIRED": (e.PasswordResetRequiredException, e.PASSWORD_RESET_REQUIRED),
+}
+
+
+class GetDevice:
+    """GetDevice: verify the token, then one script does everything else (get_device.lua)."""
+
+    def __init__(self, settings: Settings, registry: PoolRegistry, pipe: RedisPipe) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.pipe = pipe
+        self._bucket_args = (settings.user_rate_per_s, settings.user_burst)
+        self._max_ttl_ms = settings.claims_cache_max_ttl_s * 1000
+
+    def _route(self, token: str) -> Route:
+        routes = self.registry.routes
+        route = routes.get(token)
+        if route is not None:
+            return route
+        peeked = tokens.peek(token, self.registry)
+        if peeked is None:
+            # Not even shaped like one of our pools' tokens: full verification says why.
+            tokens.verify(token, self.registry)
+            raise e.NotAuthorizedException(e.INVALID_TOKEN)
+        pool, sub = peeked
+        if pool.deleted or not pool.device_tracking:
+            # Verify before answering anything about the pool.
+            _check_pool(tokens.verify(token, self.registry).pool)
+        return Route(pool, sub, token)
+
+    async def __call__(self, body: dict[str, Any]) -> bytes:
+        values = validate(body, GET_DEVICE_INPUT)
+        token = values["AccessToken"]
+        device_key = values["DeviceKey"]
+        assert device_key is not None  # validate() enforces `required`
+        if token is None:
+            raise e.NotAuthorizedException(e.INVALID_TOKEN)
+        route = self._route(token)
+        uk = route.user_keys
+        script_keys = (route.claims_key, uk.base, uk.bucket, uk.revoked, uk.device(device_key))
+        reply = await self.pipe.evalsha(lua.GET_DEVICE, script_keys, (*self._bucket_args, 0))
+        if reply[0] == b"MISS":
+            claims = tokens.verify(token, self.registry)
+            _check_pool(claims.pool)
+            store_args = (claims.exp, claims.iat, claims.origin_jti, claims.raw, self._max_ttl_ms)
+            reply = await self.pipe.evalsha(
+                lua.GET_DEVICE, script_keys, (*self._bucket_args, 1, *store_args)
+            )
+        routes = self.registry.routes
+        if token not in routes:
+            if len(routes) >= ROUTE_CACHE_MAX:
+                del routes[next(iter(routes))]
+            routes[token] = route
+        if self.settings.pool_rate_limit:
+            await self._take_pool_token(route.pool)
+        return self._answer(reply, route.pool)
+
+    async def _take_pool_token(self, pool: Pool) -> None:
+        s = self.settings
+        taken = await self.pipe.evalsha(
+            lua.TAKE_TOKEN, (pool_bucket(pool.id),), (s.pool_rate_per_s, s.pool_burst)
+        )
+        if not taken:
+            raise e.TooManyRequestsException(e.THROTTLED)
+
+    def _answer(self, reply: list[Any], pool: Pool) -> bytes:
+        code = reply[0]
+        if code == b"OK":
+            device = device_object(
+                reply[2:],
+                username=reply[1].decode(),
+                pool_id=pool.id,
+                account_id=self.settings.account_id,
+            )
+            return get_device_response(device)
+        cls, message = _ANSWERS[reply[1] if code == b"STATUS" else code]
+        raise cls(message)
+
+
+def operations(settings: Settings, registry: PoolRegistry, pipe: RedisPipe) -> dict[str, Operation]:
+    """The operations this service serves, by name."""
+    return {"GetDevice": GetDevice(settings, registry, pipe)}

@@ -1,0 +1,86 @@
+"""The AWS JSON 1.1 wire format: request targets, bodies, success and error responses."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from .errors import CognitoError, SerializationException, UnknownOperationException
+
+TARGET_PREFIX = "AWSCognitoIdentityProviderService."
+JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
+ACCEPTED_CONTENT_TYPES = frozenset(
+    {"application/x-amz-json-1.1", "application/x-amz-json-1.0", "application/json", ""}
+)
+
+
+class RequestIds:
+    """UUID-shaped request ids: a random per-process prefix and a counter.
+
+    uuid4() per request costs a urandom call; this costs a format. The ids stay unique across
+    workers because each process draws its own 80-bit prefix.
+    """
+
+    def __init__(self) -> None:
+        raw = os.urandom(10).hex()
+        self._prefix = f"{raw[:8]}-{raw[8:12]}-4{raw[12:15]}-{'89ab'[int(raw[15], 16) % 4]}{raw[16:19]}-"
+        self._counter = itertools.count(int.from_bytes(os.urandom(3), "big") << 24)
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._counter) & 0xFFFFFFFFFFFF:012x}"
+
+
+def parse_target(target: str | None) -> str:
+    """The operation name from `X-Amz-Target`, or UnknownOperationException."""
+    if not target or not target.startswith(TARGET_PREFIX):
+        raise UnknownOperationException(
+            f"Unknown operation {target!r}: expected X-Amz-Target: {TARGET_PREFIX}<Operation>"
+            if target
+            else "Missing X-Amz-Target header"
+        )
+    return target[len(TARGET_PREFIX) :]
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
+    """Decode a request body: empty means `{}`; anything but a JSON object is an error."""
+    if not raw.strip():
+        return {}
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise SerializationException("The request body is not valid JSON.") from None
+    if isinstance(body, dict):
+        return body
+    if isinstance(body, list):
+        raise SerializationException("Start of list found where not expected")
+    raise SerializationException("Expected map or null")
+
+
+def ok(payload: bytes, request_id: str) -> web.Response:
+    """A 200 answer whose body is already-serialised JSON."""
+    return web.Response(
+        body=payload,
+        headers={"Content-Type": JSON_CONTENT_TYPE, "x-amzn-RequestId": request_id},
+    )
+
+
+def error(exc: CognitoError, request_id: str) -> web.Response:
+    """The JSON 1.1 error answer for `exc`, as Cognito shapes it."""
+    body = orjson.dumps({"__type": exc.type_name, "message": exc.message})
+    return web.Response(
+        body=body,
+        status=exc.status,
+        headers={
+            "Content-Type": JSON_CONTENT_TYPE,
+            "x-amzn-RequestId": request_id,
+            "x-amzn-ErrorType": f"{exc.type_name}:",
+            # Header values must be one line of latin-1; messages are ASCII, but be safe.
+            "x-amzn-ErrorMessage": exc.message.encode("ascii", "replace").decode().replace(
+                "\n", " "
+            ),
+        },
+    )

@@ -1,0 +1,121 @@
+"""Running the app: one worker process, or a supervisor of N workers sharing one port."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+import time
+from dataclasses import replace
+from typing import Any
+
+import uvloop
+from aiohttp import web
+
+from .app import create_app
+from .settings import Settings
+
+log = logging.getLogger("service.server")
+
+
+def _bind(host: str, port: int, reuse_port: bool, listen: bool = True) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    if listen:
+        sock.listen(4096)
+    sock.setblocking(False)
+    return sock
+
+
+async def _run_worker(settings: Settings, sock: socket.socket) -> None:
+    app = create_app(settings)
+    runner = web.AppRunner(
+        app,
+        handle_signals=False,
+        access_log=logging.getLogger("service.access") if settings.access_log else None,
+        shutdown_timeout=settings.grace_s,
+    )
+    await runner.setup()
+    site = web.SockSite(runner, sock, shutdown_timeout=settings.grace_s)
+    await site.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    # Stop accepting, let in-flight requests finish (up to GRACE_S), then close Redis.
+    await runner.cleanup()
+
+
+def run_worker(settings: Settings, sock: socket.socket) -> None:
+    """Serve on `sock` in this process until SIGTERM/SIGINT; then drain and exit."""
+    uvloop.run(_run_worker(settings, sock))
+
+
+def _worker_main(settings: Settings, host: str, port: int) -> None:
+    logging.basicConfig(level=settings.log_level, format="%(message)s")
+    sock = _bind(host, port, reuse_port=True)
+    run_worker(settings, sock)
+
+
+def serve(settings: Settings, announce: Any = None) -> int:
+    """Serve with `settings.workers` processes. Returns the exit status."""
+    if settings.workers == 1:
+        sock = _bind(settings.host, settings.port, reuse_port=False)
+        if announce:
+            announce(sock)  # the socket already listens: early requests wait in its backlog
+        run_worker(settings, sock)
+        return 0
+    return _supervise(settings, announce)
+
+
+def _supervise(settings: Settings, announce: Any) -> int:
+    """Start N workers on one port (SO_REUSEPORT); restart any that dies; drain on SIGTERM."""
+    ctx = multiprocessing.get_context("spawn")
+    # Reserve the port (bound, not listening, so it never takes a connection) so that
+    # `--port 0` picks one port for all workers.
+    holder = _bind(settings.host, settings.port, reuse_port=True, listen=False)
+    port = holder.getsockname()[1]
+    settings = replace(settings, port=port)
+    workers: list[Any] = []
+    stopping = False
+
+    def start() -> Any:
+        proc = ctx.Process(target=_worker_main, args=(settings, settings.host, port), daemon=False)
+        proc.start()
+        return proc
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        for proc in workers:
+            if proc.is_alive() and proc.pid:
+                os.kill(proc.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    workers.extend(start() for _ in range(settings.workers))
+    if announce:
+        announce(holder)
+    while not stopping:
+        time.sleep(0.2)
+        for i, proc in enumerate(workers):
+            if not proc.is_alive() and not stopping:
+                log.warning("worker pid %s exited with %s; restarting", proc.pid, proc.exitcode)
+                workers[i] = start()
+    deadline = time.monotonic() + settings.grace_s + 5
+    for proc in workers:
+        proc.join(max(0.0, deadline - time.monotonic()))
+        if proc.is_alive():
+            proc.kill()
+    holder.close()
+    sys.stdout.flush()
+    return 0
