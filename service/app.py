@@ -156,7 +156,9 @@ async def handle_readyz(request: web.Request) -> web.Response:
     except (RedisUnavailable, RedisReplyError, RedisOverloaded) as exc:
         body = orjson.dumps({"status": "unavailable", "redis": str(exc)})
         return web.Response(status=503, body=body, headers=_JSON)
-    return web.Response(body=b'{"status":"ready"}', headers=_JSON)
+    version = request.app[REGISTRY].version
+    body = {"status": "ready", "pools_version": version.decode() if version else None}
+    return web.Response(body=orjson.dumps(body), headers=_JSON)
 
 
 async def handle_unknown_route(request: web.Request) -> web.Response:

@@ -3,7 +3,7 @@
 Layout (documented in the README, because other systems may write devices into it):
 
     cgd:pools                          SET   ids of every pool, deleted ones included
-    cgd:pools:version                  INT   bumped on every pool change; workers reload on change
+    cgd:pools:version                  STR   a new random value on every pool change; workers reload
     cgd:pool:{P}                       HASH  pool config (see store.py)
     cgd:pool:{P}:usernames             HASH  username -> sub
     cgd:user:{P/S}                     HASH  one user: username, sub, status, enabled, ...

@@ -111,8 +111,14 @@ async def create_pool(
     await r.delete(key)
     await r.hset(key, mapping=record)  # type: ignore[arg-type]
     await r.sadd(keys.POOLS, pool_id)  # type: ignore[misc]
-    await r.incr(keys.POOLS_VERSION)
+    await _bump_version(r)
     return record
+
+
+async def _bump_version(r: aioredis.Redis) -> None:
+    # A fresh random value, not a counter: a counter restarts at 1 after FLUSHALL and a
+    # worker that saw the old 1 would miss the change.
+    await r.set(keys.POOLS_VERSION, uuid.uuid4().hex)
 
 
 async def ensure_default_pool(r: aioredis.Redis, settings: Settings) -> None:
@@ -134,7 +140,7 @@ async def pool_record(r: aioredis.Redis, pool_id: str) -> dict[str, str]:
 async def update_pool(r: aioredis.Redis, pool_id: str, *, device_tracking: bool) -> None:
     await pool_record(r, pool_id)
     await r.hset(keys.pool(pool_id), "device_tracking", "1" if device_tracking else "0")
-    await r.incr(keys.POOLS_VERSION)
+    await _bump_version(r)
 
 
 async def delete_pool(r: aioredis.Redis, pool_id: str) -> None:
@@ -142,7 +148,7 @@ async def delete_pool(r: aioredis.Redis, pool_id: str) -> None:
     ResourceNotFoundException, as Cognito answers for a pool that no longer exists."""
     await pool_record(r, pool_id)
     await r.hset(keys.pool(pool_id), "deleted", "1")
-    await r.incr(keys.POOLS_VERSION)
+    await _bump_version(r)
 
 
 async def signing_key(r: aioredis.Redis, pool_id: str) -> tuple[Pool, str, Key]:
