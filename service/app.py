@@ -45,9 +45,8 @@ _JSON = {"Content-Type": "application/json"}
 async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     url = await asyncio.to_thread(embedded.redis_url, settings)
-    admin = aioredis.Redis.from_url(
-        url, socket_timeout=settings.redis_timeout_s, socket_connect_timeout=settings.redis_timeout_s
-    )
+    timeout_s = settings.redis_timeout_s
+    admin = aioredis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
     pipe = RedisPipe(url, settings.redis_timeout_s, settings.redis_max_inflight)
     registry = PoolRegistry()
     await store.ensure_default_pool(admin, settings)
@@ -81,7 +80,9 @@ async def handle_api(request: web.Request) -> web.Response:
         operation = app[OPERATIONS].get(name)
         if operation is None:
             if name in COGNITO_OPERATIONS:
-                raise UnknownOperationException(f"Operation {name} is not served yet by this service.")
+                raise UnknownOperationException(
+                    f"Operation {name} is not served yet by this service."
+                )
             raise UnknownOperationException(f"Unknown operation {name}.")
         length = request.content_length
         if length is not None and length > settings.max_body_bytes:
@@ -157,8 +158,8 @@ async def handle_readyz(request: web.Request) -> web.Response:
         body = orjson.dumps({"status": "unavailable", "redis": str(exc)})
         return web.Response(status=503, body=body, headers=_JSON)
     version = request.app[REGISTRY].version
-    body = {"status": "ready", "pools_version": version.decode() if version else None}
-    return web.Response(body=orjson.dumps(body), headers=_JSON)
+    ready = {"status": "ready", "pools_version": version.decode() if version else None}
+    return web.Response(body=orjson.dumps(ready), headers=_JSON)
 
 
 async def handle_unknown_route(request: web.Request) -> web.Response:

@@ -21,7 +21,7 @@ import redis.asyncio as aioredis
 
 from . import embedded, store, tokens
 from .devices import device_from_hash
-from .pools import PoolRegistry
+from .pools import PoolRegistry, text
 from .settings import Settings, SettingsError
 from .validation import GET_DEVICE_INPUT, validate
 
@@ -48,7 +48,9 @@ def _pool_id(args: argparse.Namespace, settings: Settings) -> str:
 
 # -- pool ----------------------------------------------------------------------------------
 async def pool_create(args: argparse.Namespace, settings: Settings, r: aioredis.Redis) -> None:
-    jwks = orjson.loads(Path(args.jwks_file).read_bytes()) if args.jwks_file else None
+    jwks = None
+    if args.jwks_file:
+        jwks = orjson.loads(await asyncio.to_thread(Path(args.jwks_file).read_bytes))
     record = await store.create_pool(
         r,
         settings,
@@ -120,7 +122,7 @@ async def user_sign_out(args: argparse.Namespace, settings: Settings, r: aioredi
 
 
 async def revoke_token(args: argparse.Namespace, settings: Settings, r: aioredis.Redis) -> None:
-    token = args.token if args.token != "-" else sys.stdin.read().strip()
+    token = args.token if args.token != "-" else sys.stdin.read().strip()  # noqa: S105
     registry = PoolRegistry()
     await registry.load(r)
     claims = tokens.verify(token, registry)
@@ -150,15 +152,26 @@ async def mint_token(
     user = await store.get_user(r, pool_id, username)
     client_id = kwargs.pop("client_id", None) or sorted(pool.clients)[0]
     return tokens.issue(
-        pool=pool, signing_kid=kid, signing_key=key, sub=user.sub, username=user.username,
-        client_id=client_id, **kwargs,
+        pool=pool,
+        signing_kid=kid,
+        signing_key=key,
+        sub=user.sub,
+        username=user.username,
+        client_id=client_id,
+        **kwargs,
     )
 
 
 async def token(args: argparse.Namespace, settings: Settings, r: aioredis.Redis) -> None:
     value = await mint_token(
-        r, settings, _pool_id(args, settings), args.username, ttl_s=args.ttl,
-        scopes=args.scope, client_id=args.client_id, device_key=args.device_key,
+        r,
+        settings,
+        _pool_id(args, settings),
+        args.username,
+        ttl_s=args.ttl,
+        scopes=args.scope,
+        client_id=args.client_id,
+        device_key=args.device_key,
     )
     sys.stdout.write(value + "\n")
 
@@ -175,7 +188,7 @@ async def demo_hint(r: aioredis.Redis, settings: Settings, endpoint: str) -> str
         user = await store.get_user(r, pool_id, "demo")
     except store.StoreError:
         user = await store.create_user(r, pool_id, "demo")
-    device_keys = sorted(k.decode() for k in await r.smembers(user.keys.devices))  # type: ignore[misc]
+    device_keys = sorted(text(k) for k in await r.smembers(user.keys.devices))
     if not device_keys:
         device_keys = [(await store.add_device(r, user, name="demo-device"))["key"]]
     access = await mint_token(r, settings, pool_id, "demo", ttl_s=3600)
@@ -297,7 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--device-key")
     c.set_defaults(run=token)
 
-    rd = sub.add_parser("redis", help="the Redis in use").add_subparsers(dest="action", required=True)
+    rd = sub.add_parser("redis", help="the Redis in use").add_subparsers(
+        dest="action", required=True
+    )
     c = rd.add_parser("url", help="print the Redis URL (starting the embedded one if needed)")
     c.set_defaults(run=redis_url)
     c = rd.add_parser("stop", help="stop the embedded redis-server")

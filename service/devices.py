@@ -40,10 +40,11 @@ def device_object(
     device_key = _text(key) or ""
     region = pool_id.split("_", 1)[0]
     owner = f"{username}.{pool_id}"
+    arn = f"arn:aws:cognito-idp:{region}:{account_id}:owner/{owner}/device/{device_key}"
     attributes: list[tuple[str, str | None]] = [
         ("device_status", _text(status)),
         ("device_name", _text(name)),
-        ("dev:device_arn", f"arn:aws:cognito-idp:{region}:{account_id}:owner/{owner}/device/{device_key}"),
+        ("dev:device_arn", arn),
         ("dev:device_owner", owner),
         ("last_ip_used", _text(last_ip)),
         ("dev:device_remembered_status", _text(remembered)),

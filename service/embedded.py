@@ -78,15 +78,24 @@ def ensure(settings: Settings) -> str:
         binary = find_redis_server(settings.redis_server)
         args = [
             binary,
-            "--port", "0",
-            "--unixsocket", str(sock),
-            "--unixsocketperm", "700",
-            "--dir", str(data),
-            "--daemonize", "yes",
-            "--pidfile", str(data / "redis.pid"),
-            "--logfile", str(data / "redis.log"),
-            "--appendonly", "yes",
-            "--appendfsync", "everysec",
+            "--port",
+            "0",
+            "--unixsocket",
+            str(sock),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(data),
+            "--daemonize",
+            "yes",
+            "--pidfile",
+            str(data / "redis.pid"),
+            "--logfile",
+            str(data / "redis.log"),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
         ]
         subprocess.run(args, check=True, stdout=subprocess.DEVNULL, timeout=30)
         deadline = time.monotonic() + 10

@@ -62,7 +62,7 @@ class GetDevice:
 
     def _route(self, token: str) -> Route:
         routes = self.registry.routes
-        route = routes.get(token)
+        route: Route | None = routes.get(token)
         if route is not None:
             return route
         peeked = tokens.peek(token, self.registry)

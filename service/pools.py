@@ -20,6 +20,11 @@ from . import keys
 log = logging.getLogger(__name__)
 
 
+def text(value: bytes | str) -> str:
+    """redis-py answers bytes (or str, by its typing); pools speak str."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 @dataclass(frozen=True)
 class Pool:
     """One user pool: its issuer, app clients, device-tracking flag and parsed public keys."""
@@ -97,14 +102,15 @@ class PoolRegistry:
 
     async def load(self, r: aioredis.Redis) -> None:
         """Read every pool from Redis and parse its keys."""
-        version = await r.get(keys.POOLS_VERSION)
-        ids = sorted(x.decode() for x in await r.smembers(keys.POOLS))
+        raw_version = await r.get(keys.POOLS_VERSION)
+        version = None if raw_version is None else text(raw_version).encode()
+        ids = sorted(text(x) for x in await r.smembers(keys.POOLS))
         pools = []
         for pool_id in ids:
             raw = await r.hgetall(keys.pool(pool_id))
             if not raw:
                 continue
-            record = {k.decode(): v.decode() for k, v in raw.items()}
+            record = {text(k): text(v) for k, v in raw.items()}
             external = None
             url = record.get("jwks_url")
             if url:
@@ -116,7 +122,7 @@ class PoolRegistry:
     async def _external(self, url: str) -> Any:
         try:
             self._jwks_cache[url] = await fetch_jwks(url)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             # Keep serving with the last good copy; a pool whose keys can't be fetched
             # rejects its tokens as invalid, which is what Cognito-side clients expect.
             log.warning("cannot fetch JWKS from %s: %r", url, exc)

@@ -27,7 +27,8 @@ class RequestIds:
 
     def __init__(self) -> None:
         raw = os.urandom(10).hex()
-        self._prefix = f"{raw[:8]}-{raw[8:12]}-4{raw[12:15]}-{'89ab'[int(raw[15], 16) % 4]}{raw[16:19]}-"
+        variant = "89ab"[int(raw[15], 16) % 4]
+        self._prefix = f"{raw[:8]}-{raw[8:12]}-4{raw[12:15]}-{variant}{raw[16:19]}-"
         self._counter = itertools.count(int.from_bytes(os.urandom(3), "big") << 24)
 
     def next(self) -> str:
@@ -79,8 +80,8 @@ def error(exc: CognitoError, request_id: str) -> web.Response:
             "x-amzn-RequestId": request_id,
             "x-amzn-ErrorType": f"{exc.type_name}:",
             # Header values must be one line of latin-1; messages are ASCII, but be safe.
-            "x-amzn-ErrorMessage": exc.message.encode("ascii", "replace").decode().replace(
-                "\n", " "
-            ),
+            "x-amzn-ErrorMessage": exc.message.encode("ascii", "replace")
+            .decode()
+            .replace("\n", " "),
         },
     )

@@ -139,9 +139,7 @@ class Settings:
 
     def check(self) -> None:
         """Cross-field checks; raise SettingsError naming the variable."""
-        if self.redis_url and not self.redis_url.startswith(
-            ("redis://", "rediss://", "unix://")
-        ):
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError(
                 f"REDIS_URL={self.redis_url!r} is invalid: expected redis://, rediss:// or unix://"
             )

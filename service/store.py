@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import secrets
 import string
-import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ from jose import jwk
 from jose.backends.base import Key
 
 from . import keys
-from .pools import Pool, pool_from_record
+from .pools import Pool, pool_from_record, text
 from .settings import Settings
 
 USER_STATUSES = ("CONFIRMED", "UNCONFIRMED", "RESET_REQUIRED")
@@ -42,8 +43,8 @@ class User:
         return keys.UserKeys(self.pool_id, self.sub)
 
 
-def _decode(raw: dict[bytes, bytes]) -> dict[str, str]:
-    return {k.decode(): v.decode() for k, v in raw.items()}
+def _decode(raw: Mapping[Any, Any]) -> dict[str, str]:
+    return {text(k): text(v) for k, v in raw.items()}
 
 
 async def server_ms(r: aioredis.Redis) -> int:
@@ -110,7 +111,7 @@ async def create_pool(
         raise StoreError(f"User pool {pool_id} already exists.")
     await r.delete(key)
     await r.hset(key, mapping=record)  # type: ignore[arg-type]
-    await r.sadd(keys.POOLS, pool_id)  # type: ignore[misc]
+    await r.sadd(keys.POOLS, pool_id)
     await _bump_version(r)
     return record
 
@@ -124,10 +125,8 @@ async def _bump_version(r: aioredis.Redis) -> None:
 async def ensure_default_pool(r: aioredis.Redis, settings: Settings) -> None:
     """The default pool exists without any set-up: create it the first time it is needed."""
     if not await r.exists(keys.pool(settings.default_pool_id)):
-        try:
+        with contextlib.suppress(StoreError):  # another process created it first
             await create_pool(r, settings, settings.default_pool_id)
-        except StoreError:
-            pass  # another process created it first
 
 
 async def pool_record(r: aioredis.Redis, pool_id: str) -> dict[str, str]:
@@ -161,15 +160,19 @@ async def signing_key(r: aioredis.Redis, pool_id: str) -> tuple[Pool, str, Key]:
 
 # -- users ---------------------------------------------------------------------------------
 async def create_user(
-    r: aioredis.Redis, pool_id: str, username: str, *, status: str = "CONFIRMED",
+    r: aioredis.Redis,
+    pool_id: str,
+    username: str,
+    *,
+    status: str = "CONFIRMED",
     enabled: bool = True,
 ) -> User:
     await pool_record(r, pool_id)
     sub = str(uuid.uuid4())
-    if not await r.hsetnx(keys.pool_usernames(pool_id), username, sub):  # type: ignore[misc]
+    if not await r.hsetnx(keys.pool_usernames(pool_id), username, sub):
         raise StoreError("User account already exists")
     user = User(pool_id, username, sub, status, enabled)
-    await r.hset(  # type: ignore[misc]
+    await r.hset(
         user.keys.user,
         mapping={
             "username": username,
@@ -183,17 +186,21 @@ async def create_user(
 
 
 async def get_user(r: aioredis.Redis, pool_id: str, username: str) -> User:
-    sub = await r.hget(keys.pool_usernames(pool_id), username)  # type: ignore[misc]
+    sub = await r.hget(keys.pool_usernames(pool_id), username)
     if sub is None:
         raise StoreError("User does not exist.")
-    raw = _decode(await r.hgetall(keys.UserKeys(pool_id, sub.decode()).user))  # type: ignore[misc]
+    raw = _decode(await r.hgetall(keys.UserKeys(pool_id, text(sub)).user))
     if not raw:
         raise StoreError("User does not exist.")
     return User(pool_id, username, raw["sub"], raw["status"], raw.get("enabled", "1") == "1")
 
 
 async def update_user(
-    r: aioredis.Redis, pool_id: str, username: str, *, status: str | None = None,
+    r: aioredis.Redis,
+    pool_id: str,
+    username: str,
+    *,
+    status: str | None = None,
     enabled: bool | None = None,
 ) -> User:
     user = await get_user(r, pool_id, username)
@@ -203,36 +210,42 @@ async def update_user(
     if enabled is not None:
         changes["enabled"] = "1" if enabled else "0"
     if changes:
-        await r.hset(user.keys.user, mapping=changes)  # type: ignore[arg-type,misc]
+        await r.hset(user.keys.user, mapping=changes)  # type: ignore[arg-type]
     return await get_user(r, pool_id, username)
 
 
 async def delete_user(r: aioredis.Redis, pool_id: str, username: str) -> None:
     user = await get_user(r, pool_id, username)
     k = user.keys
-    device_keys = [d.decode() for d in await r.smembers(k.devices)]  # type: ignore[misc]
+    device_keys = [text(d) for d in await r.smembers(k.devices)]
     # One slot, so this is one atomic multi-key DEL even on a cluster.
     await r.delete(k.user, k.devices, k.bucket, k.revoked, *(k.device(d) for d in device_keys))
-    await r.hdel(keys.pool_usernames(pool_id), username)  # type: ignore[misc]
+    await r.hdel(keys.pool_usernames(pool_id), username)
 
 
 async def sign_out_user(r: aioredis.Redis, pool_id: str, username: str) -> int:
     """GlobalSignOut: every token issued to the user until now is revoked. Returns the cut-off."""
     user = await get_user(r, pool_id, username)
     cutoff = await server_ms(r)
-    await r.hset(user.keys.user, "signed_out_ms", str(cutoff))  # type: ignore[misc]
+    await r.hset(user.keys.user, "signed_out_ms", str(cutoff))
     return cutoff
 
 
 async def revoke_origin_jti(r: aioredis.Redis, pool_id: str, sub: str, origin_jti: str) -> None:
     """RevokeToken: every token sharing this origin_jti is revoked."""
-    await r.sadd(keys.UserKeys(pool_id, sub).revoked, origin_jti)  # type: ignore[misc]
+    await r.sadd(keys.UserKeys(pool_id, sub).revoked, origin_jti)
 
 
 # -- devices -------------------------------------------------------------------------------
 async def add_device(
-    r: aioredis.Redis, user: User, *, name: str | None = None, key: str | None = None,
-    ip: str = "127.0.0.1", remembered: bool = True, sdk: str = "aws-sdk",
+    r: aioredis.Redis,
+    user: User,
+    *,
+    name: str | None = None,
+    key: str | None = None,
+    ip: str = "127.0.0.1",
+    remembered: bool = True,
+    sdk: str = "aws-sdk",
 ) -> dict[str, str]:
     """Register a device for `user`; returns its hash fields."""
     region = user.pool_id.split("_", 1)[0]
@@ -252,6 +265,6 @@ async def add_device(
     }
     if not name:
         del fields["name"]
-    await r.hset(user.keys.device(device_key), mapping=fields)  # type: ignore[arg-type,misc]
-    await r.sadd(user.keys.devices, device_key)  # type: ignore[misc]
+    await r.hset(user.keys.device(device_key), mapping=fields)  # type: ignore[arg-type]
+    await r.sadd(user.keys.devices, device_key)
     return fields

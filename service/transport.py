@@ -181,7 +181,7 @@ class RedisPipe:
             connecting = self._connecting
             try:
                 proto = await asyncio.wait_for(self._open(), self._timeout_s)
-            except (OSError, asyncio.TimeoutError, RedisReplyError, RedisUnavailable) as exc:
+            except (TimeoutError, OSError, RedisReplyError, RedisUnavailable) as exc:
                 self._last_failure = loop.time()
                 err = RedisUnavailable(f"cannot connect to redis: {exc!r}")
                 connecting.set_exception(err)
@@ -226,7 +226,8 @@ class RedisPipe:
     async def _call_on(self, proto: _Protocol, args: Sequence[Arg]) -> Any:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
-        proto.send(hiredis.pack_command(tuple(args)), fut, loop.time() + self._timeout_s)
+        packed: bytes = hiredis.pack_command(tuple(args))  # type: ignore[arg-type]
+        proto.send(packed, fut, loop.time() + self._timeout_s)
         return await fut
 
     async def execute(self, *args: Arg) -> Any:

@@ -87,7 +87,9 @@ def validate(body: dict[str, Any], members: tuple[StringMember, ...]) -> dict[st
                 where + f"Member must have length greater than or equal to {member.min_len}"
             )
         if member.max_len is not None and len(value) > member.max_len:
-            failures.append(where + f"Member must have length less than or equal to {member.max_len}")
+            failures.append(
+                where + f"Member must have length less than or equal to {member.max_len}"
+            )
         regex = member.regex
         if regex is not None and regex.fullmatch(value) is None:
             failures.append(
