@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 
 import orjson
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from . import embedded, lua, netrules, protocol, store
+from . import embedded, lua, metrics, netrules, protocol, store
 from .catalog import COGNITO_OPERATIONS
 from .errors import (
     WAF_BLOCK,
@@ -25,6 +26,7 @@ from .errors import (
     UnknownRouteException,
     pool_not_found,
 )
+from .logs import REQUEST_ID
 from .operations import Operation, operations
 from .pools import PoolRegistry
 from .settings import Settings
@@ -70,39 +72,58 @@ async def handle_api(request: web.Request) -> web.Response:
     """POST /: every AWS JSON 1.1 operation arrives here, named by X-Amz-Target."""
     app = request.app
     request_id = app[IDS].next()
-    settings = app[SETTINGS]
+    started = time.perf_counter()
+    metrics.IN_FLIGHT.inc()
+    error: CognitoError | None = None
     try:
-        if settings.deny_cidrs and netrules.denied(
-            netrules.client_ip(request, settings.trusted_proxies), settings.deny_cidrs
-        ):
-            raise ForbiddenException(WAF_BLOCK)
-        name = protocol.parse_target(request.headers.get("X-Amz-Target"))
-        operation = app[OPERATIONS].get(name)
-        if operation is None:
-            if name in COGNITO_OPERATIONS:
-                raise UnknownOperationException(
-                    f"Operation {name} is not served yet by this service."
-                )
-            raise UnknownOperationException(f"Unknown operation {name}.")
-        length = request.content_length
-        if length is not None and length > settings.max_body_bytes:
-            raise _too_large(settings)
-        try:
-            raw = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            raise _too_large(settings) from None
-        payload = await operation(protocol.parse_body(raw))
-        return protocol.ok(payload, request_id)
+        response = protocol.ok(await _dispatch(request), request_id)
     except CognitoError as exc:
-        return protocol.error(exc, request_id)
+        error = exc
     except RedisOverloaded:
-        return protocol.error(TooManyRequestsException("Rate exceeded"), request_id)
+        error = TooManyRequestsException("Rate exceeded")
     except (RedisUnavailable, RedisReplyError) as exc:
-        log.error("request %s: redis failure: %s", request_id, exc)
-        return protocol.error(InternalErrorException(), request_id)
+        metrics.REDIS_ERRORS.inc()
+        log.error("redis failure: %s", exc, extra={REQUEST_ID: request_id})
+        error = InternalErrorException()
     except Exception:
-        log.exception("request %s failed", request_id)
-        return protocol.error(InternalErrorException(), request_id)
+        log.exception("unexpected failure", extra={REQUEST_ID: request_id})
+        error = InternalErrorException()
+    finally:
+        metrics.IN_FLIGHT.dec()
+    if error is not None:
+        response = protocol.error(error, request_id)
+    # Label by operation only for operations we serve: a label from a header would let any
+    # client create unbounded metric series.
+    target = request.headers.get("X-Amz-Target", "")
+    name = target[len(protocol.TARGET_PREFIX) :]
+    if name not in app[OPERATIONS]:
+        name = "unknown"
+    type_name = "OK" if error is None else error.type_name
+    metrics.answered(name, type_name, time.perf_counter() - started)
+    return response
+
+
+async def _dispatch(request: web.Request) -> bytes:
+    app = request.app
+    settings = app[SETTINGS]
+    if settings.deny_cidrs and netrules.denied(
+        netrules.client_ip(request, settings.trusted_proxies), settings.deny_cidrs
+    ):
+        raise ForbiddenException(WAF_BLOCK)
+    name = protocol.parse_target(request.headers.get("X-Amz-Target"))
+    operation = app[OPERATIONS].get(name)
+    if operation is None:
+        if name in COGNITO_OPERATIONS:
+            raise UnknownOperationException(f"Operation {name} is not served yet by this service.")
+        raise UnknownOperationException(f"Unknown operation {name}.")
+    length = request.content_length
+    if length is not None and length > settings.max_body_bytes:
+        raise _too_large(settings)
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise _too_large(settings) from None
+    return await operation(protocol.parse_body(raw))
 
 
 def _too_large(settings: Settings) -> RequestEntityTooLargeException:
@@ -142,6 +163,11 @@ def _not_found(request: web.Request, pool_id: str) -> web.Response:
     return protocol.error(exc, request.app[IDS].next())
 
 
+async def handle_metrics(request: web.Request) -> web.Response:
+    body, content_type = await asyncio.to_thread(metrics.exposition)
+    return web.Response(body=body, headers={"Content-Type": content_type})
+
+
 async def handle_healthz(request: web.Request) -> web.Response:
     return web.Response(body=b'{"status":"ok"}', headers=_JSON)
 
@@ -178,6 +204,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_post("/", handle_api)
     app.router.add_get("/healthz", handle_healthz)
     app.router.add_get("/readyz", handle_readyz)
+    app.router.add_get("/metrics", handle_metrics)
     app.router.add_get("/{pool_id}/.well-known/jwks.json", handle_jwks)
     app.router.add_get("/{pool_id}/.well-known/openid-configuration", handle_openid)
     app.router.add_route("*", "/{tail:.*}", handle_unknown_route)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import socket
 import sys
 from collections.abc import Awaitable, Callable
@@ -19,7 +18,7 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
-from . import embedded, store, tokens
+from . import embedded, logs, store, tokens
 from .devices import device_from_hash
 from .pools import PoolRegistry, text
 from .settings import Settings, SettingsError
@@ -208,7 +207,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         workers=args.workers or settings.workers,
     )
     settings = replace(settings, redis_url=embedded.redis_url(settings))
-    logging.basicConfig(level=settings.log_level, format="%(message)s")
+    logs.configure(settings.log_level)
 
     def announce(sock: socket.socket) -> None:
         host, port = sock.getsockname()[:2]

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from . import errors as e
-from . import lua, tokens
+from . import lua, metrics, tokens
 from .devices import device_object, get_device_response
 from .keys import UserKeys, pool_bucket
 from .pools import Pool, PoolRegistry
@@ -87,7 +87,10 @@ class GetDevice:
         uk = route.user_keys
         script_keys = (route.claims_key, uk.base, uk.bucket, uk.revoked, uk.device(device_key))
         reply = await self.pipe.evalsha(lua.GET_DEVICE, script_keys, (*self._bucket_args, 0))
-        if reply[0] == b"MISS":
+        if reply[0] != b"MISS":
+            metrics.CACHE_HIT.inc()
+        else:
+            metrics.CACHE_MISS.inc()
             claims = tokens.verify(token, self.registry)
             _check_pool(claims.pool)
             store_args = (claims.exp, claims.iat, claims.origin_jti, claims.raw, self._max_ttl_ms)

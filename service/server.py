@@ -6,9 +6,11 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from typing import Any
@@ -16,7 +18,9 @@ from typing import Any
 import uvloop
 from aiohttp import web
 
+from . import logs, metrics
 from .app import create_app
+from .logs import AccessLogger
 from .settings import Settings
 
 log = logging.getLogger("service.server")
@@ -37,12 +41,13 @@ def _bind(host: str, port: int, reuse_port: bool, listen: bool = True) -> socket
 
 async def _run_worker(settings: Settings, sock: socket.socket) -> None:
     app = create_app(settings)
-    runner = web.AppRunner(
-        app,
-        handle_signals=False,
-        access_log=logging.getLogger("service.access") if settings.access_log else None,
-        shutdown_timeout=settings.grace_s,
-    )
+    access: dict[str, Any] = {"access_log": None}
+    if settings.access_log:
+        access = {
+            "access_log": logging.getLogger("service.access"),
+            "access_log_class": AccessLogger,
+        }
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=settings.grace_s, **access)
     await runner.setup()
     site = web.SockSite(runner, sock, shutdown_timeout=settings.grace_s)
     await site.start()
@@ -61,7 +66,7 @@ def run_worker(settings: Settings, sock: socket.socket) -> None:
 
 
 def _worker_main(settings: Settings, host: str, port: int) -> None:
-    logging.basicConfig(level=settings.log_level, format="%(message)s")
+    logs.configure(settings.log_level)
     sock = _bind(host, port, reuse_port=True)
     run_worker(settings, sock)
 
@@ -80,6 +85,10 @@ def serve(settings: Settings, announce: Any = None) -> int:
 def _supervise(settings: Settings, announce: Any) -> int:
     """Start N workers on one port (SO_REUSEPORT); restart any that dies; drain on SIGTERM."""
     ctx = multiprocessing.get_context("spawn")
+    # Workers write metrics to files here, so any worker's /metrics can sum all of them.
+    # Set before the workers start: prometheus-client picks its mode at import.
+    metrics_dir = tempfile.mkdtemp(prefix="cgd-metrics-")
+    os.environ[metrics.MULTIPROC_ENV] = metrics_dir
     # Reserve the port (bound, not listening, so it never takes a connection) so that
     # `--port 0` picks one port for all workers.
     holder = _bind(settings.host, settings.port, reuse_port=True, listen=False)
@@ -110,6 +119,8 @@ def _supervise(settings: Settings, announce: Any) -> int:
         for i, proc in enumerate(workers):
             if not proc.is_alive() and not stopping:
                 log.warning("worker pid %s exited with %s; restarting", proc.pid, proc.exitcode)
+                if proc.pid:
+                    metrics.worker_exited(proc.pid)
                 workers[i] = start()
     deadline = time.monotonic() + settings.grace_s + 5
     for proc in workers:
@@ -117,5 +128,6 @@ def _supervise(settings: Settings, announce: Any) -> int:
         if proc.is_alive():
             proc.kill()
     holder.close()
+    shutil.rmtree(metrics_dir, ignore_errors=True)
     sys.stdout.flush()
     return 0
