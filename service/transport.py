@@ -109,6 +109,12 @@ class _Protocol(asyncio.Protocol):
             self.transport.write(b"".join(buf))
 
 
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    # Mark a failed connect's exception as seen even when every waiter has gone away.
+    if not task.cancelled():
+        task.exception()
+
+
 class Script:
     """A Lua script from service/scripts, known by its SHA1."""
 
@@ -128,7 +134,7 @@ class RedisPipe:
         self._timeout_s = timeout_s
         self._max_inflight = max_inflight
         self._proto: _Protocol | None = None
-        self._connecting: asyncio.Future[_Protocol] | None = None
+        self._connecting: asyncio.Task[_Protocol] | None = None
         self._last_failure = -1e9
         self._sweeper: asyncio.Task[None] | None = None
         self._closing = False
@@ -172,29 +178,30 @@ class RedisPipe:
             return proto
         if self._closing:
             raise RedisUnavailable("closing")
-        loop = asyncio.get_running_loop()
         if self._connecting is None:
+            loop = asyncio.get_running_loop()
             # Fail fast while Redis is down, instead of every request paying a connect attempt.
             if loop.time() - self._last_failure < min(0.1, self._timeout_s):
                 raise RedisUnavailable("redis unreachable (recent failure)")
-            self._connecting = loop.create_future()
-            connecting = self._connecting
-            try:
-                proto = await asyncio.wait_for(self._open(), self._timeout_s)
-            except (TimeoutError, OSError, RedisReplyError, RedisUnavailable) as exc:
-                self._last_failure = loop.time()
-                err = RedisUnavailable(f"cannot connect to redis: {exc!r}")
-                connecting.set_exception(err)
-                connecting.exception()  # mark retrieved: no "never retrieved" warning
-                raise err from exc
-            finally:
-                self._connecting = None
-            self._proto = proto
-            connecting.set_result(proto)
-            if self._sweeper is None or self._sweeper.done():
-                self._sweeper = asyncio.create_task(self._sweep())
-            return proto
+            # A task of its own, so a caller that is cancelled never cancels the connect
+            # that other callers are waiting for.
+            self._connecting = loop.create_task(self._establish())
+            self._connecting.add_done_callback(_retrieve)
         return await asyncio.shield(self._connecting)
+
+    async def _establish(self) -> _Protocol:
+        loop = asyncio.get_running_loop()
+        try:
+            proto = await asyncio.wait_for(self._open(), self._timeout_s)
+        except (OSError, TimeoutError, RedisReplyError, RedisUnavailable) as exc:
+            self._last_failure = loop.time()
+            raise RedisUnavailable(f"cannot connect to redis: {exc!r}") from exc
+        finally:
+            self._connecting = None
+        self._proto = proto
+        if self._sweeper is None or self._sweeper.done():
+            self._sweeper = loop.create_task(self._sweep())
+        return proto
 
     def _lost(self, proto: _Protocol) -> None:
         if self._proto is proto:
@@ -214,6 +221,8 @@ class RedisPipe:
 
     async def close(self) -> None:
         self._closing = True
+        if self._connecting is not None:
+            self._connecting.cancel()
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
