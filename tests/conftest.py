@@ -60,8 +60,18 @@ class RedisServer:
 
     def start(self) -> None:
         args = [
-            self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
-            "--save", "", "--appendonly", "no", *self.extra,
+            self.binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            self.dir,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            *self.extra,
         ]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = redis.Redis.from_url(self.url)
@@ -217,12 +227,14 @@ class Admin:
         want = self.redis.get(keys.POOLS_VERSION)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"{target.url}/readyz", timeout=2) as resp:
-                    if orjson.loads(resp.read()).get("pools_version") == (
-                        want.decode() if want else None
-                    ):
-                        return
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(f"{target.url}/readyz", timeout=2) as resp,
+            ):
+                if orjson.loads(resp.read()).get("pools_version") == (
+                    want.decode() if want else None
+                ):
+                    return
             time.sleep(0.02)
         raise AssertionError("live server did not load the pools in time")
 

@@ -39,7 +39,9 @@ def verdict(port: int, headers: dict[str, str]) -> str:
         {"Forwarded": 'for="203.0.113.9:4711"'},
     ],
 )
-def test_untrusted_peer_cannot_spoof_its_address(live_factory: Any, headers: dict[str, str]) -> None:
+def test_untrusted_peer_cannot_spoof_its_address(
+    live_factory: Any, headers: dict[str, str]
+) -> None:
     # The peer (127.0.0.1) is not a trusted proxy: its headers are ignored, so a client that
     # is not blocked cannot make itself look blocked (or, below, unblocked).
     server, _ = live_factory(deny_cidrs=(BLOCKED,))
@@ -74,4 +76,7 @@ def test_deny_rule_on_the_peer_itself(live_factory: Any) -> None:
     server, _ = live_factory(deny_cidrs=(LOCAL,))
     status, body = call(server.port, {})
     assert status == 403
-    assert body == {"__type": "ForbiddenException", "message": "Request not allowed due to WAF block."}
+    assert body == {
+        "__type": "ForbiddenException",
+        "message": "Request not allowed due to WAF block.",
+    }

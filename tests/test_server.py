@@ -36,13 +36,28 @@ class ServeProcess:
             **env,
         }
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "service", "serve", "--port", str(self.port),
-             "--workers", str(workers)],
-            cwd=PROJECT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            [
+                sys.executable,
+                "-m",
+                "service",
+                "serve",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(workers),
+            ],
+            cwd=PROJECT,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
         )
         assert self.proc.stdout is not None
-        self.banner = [self.proc.stdout.readline(), self.proc.stdout.readline(),
-                       self.proc.stdout.readline()]
+        self.banner = [
+            self.proc.stdout.readline(),
+            self.proc.stdout.readline(),
+            self.proc.stdout.readline(),
+        ]
         self.wait_ready()
 
     def wait_ready(self, timeout_s: float = 20) -> None:
@@ -70,8 +85,12 @@ class ServeProcess:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=15)
         try:
             body = orjson.dumps({"AccessToken": token, "DeviceKey": device})
-            conn.request("POST", "/", body, {"X-Amz-Target": TARGET,
-                                              "Content-Type": "application/x-amz-json-1.1"})
+            conn.request(
+                "POST",
+                "/",
+                body,
+                {"X-Amz-Target": TARGET, "Content-Type": "application/x-amz-json-1.1"},
+            )
             resp = conn.getresponse()
             return resp.status, orjson.loads(resp.read())
         finally:
@@ -106,7 +125,9 @@ def serve_factory(settings: Settings, clean_redis: None) -> Iterator[Any]:
 
 def test_banner_is_a_working_aws_cli_line(serve_factory: Any) -> None:
     server = serve_factory()
-    assert server.banner[0].startswith(f"serving Cognito GetDevice on http://127.0.0.1:{server.port}")
+    assert server.banner[0].startswith(
+        f"serving Cognito GetDevice on http://127.0.0.1:{server.port}"
+    )
     line = server.banner[2].strip()
     match = re.search(r"--device-key (\S+) --access-token (\S+)", line)
     assert line.startswith("aws cognito-idp get-device --endpoint-url") and match

@@ -75,7 +75,11 @@ def test_cli_stops_with_one_line() -> None:
     env = {**os.environ, "USER_BURST": "lots"}
     proc = subprocess.run(
         [sys.executable, "-m", "service", "serve"],
-        env=env, cwd=PROJECT, capture_output=True, text=True, timeout=30,
+        env=env,
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
