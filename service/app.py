@@ -7,13 +7,14 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import orjson
-import redis.asyncio as aioredis
 from aiohttp import web
 
-from . import embedded, lua, metrics, netrules, protocol, store
+from . import connect, embedded, lua, metrics, netrules, protocol, store
 from .catalog import COGNITO_OPERATIONS
+from .cluster import ClusterPipe
 from .errors import (
     WAF_BLOCK,
     CognitoError,
@@ -30,13 +31,13 @@ from .logs import REQUEST_ID
 from .operations import Operation, operations
 from .pools import PoolRegistry
 from .settings import Settings
-from .transport import RedisOverloaded, RedisPipe, RedisReplyError, RedisUnavailable
+from .transport import RedisOverloaded, RedisReplyError, RedisUnavailable
 
 log = logging.getLogger("service")
 
 SETTINGS = web.AppKey("settings", Settings)
-ADMIN = web.AppKey("admin", aioredis.Redis)
-PIPE = web.AppKey("pipe", RedisPipe)
+ADMIN: web.AppKey[Any] = web.AppKey("admin")  # redis-py Redis or RedisCluster
+PIPE: web.AppKey[connect.Transport] = web.AppKey("pipe")
 REGISTRY = web.AppKey("registry", PoolRegistry)
 OPERATIONS = web.AppKey("operations", dict[str, Operation])
 IDS = web.AppKey("ids", protocol.RequestIds)
@@ -47,14 +48,15 @@ _JSON = {"Content-Type": "application/json"}
 async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     url = await asyncio.to_thread(embedded.redis_url, settings)
-    timeout_s = settings.redis_timeout_s
-    admin = aioredis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
-    pipe = RedisPipe(url, settings.redis_timeout_s, settings.redis_max_inflight)
+    admin = connect.admin_client(url, settings.redis_timeout_s)
+    pipe = connect.hot_pipe(url, settings, admin)
+    if isinstance(pipe, ClusterPipe):
+        await pipe.refresh()
     registry = PoolRegistry()
     await store.ensure_default_pool(admin, settings)
     await registry.load(admin)
     for script in lua.ALL:
-        await admin.script_load(script.source)
+        await pipe.execute("SCRIPT", "LOAD", script.source)
     app[ADMIN] = admin
     app[PIPE] = pipe
     app[REGISTRY] = registry

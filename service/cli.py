@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
-from . import embedded, logs, store, tokens
+from . import connect, embedded, logs, store, tokens
 from .devices import device_from_hash
 from .pools import PoolRegistry, text
 from .settings import Settings, SettingsError
@@ -33,7 +33,7 @@ def _emit(obj: Any) -> None:
 
 async def _with_redis(settings: Settings, handler: Handler, args: argparse.Namespace) -> Any:
     url = await asyncio.to_thread(embedded.redis_url, settings)
-    r = aioredis.Redis.from_url(url, socket_timeout=10)
+    r = connect.admin_client(url, 10)
     try:
         await store.ensure_default_pool(r, settings)
         return await handler(args, settings, r)
@@ -215,7 +215,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         endpoint = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else shown}:{port}"
 
         async def hint() -> str:
-            r = aioredis.Redis.from_url(settings.redis_url, socket_timeout=10)
+            r = connect.admin_client(settings.redis_url, 10)
             try:
                 return await demo_hint(r, settings, endpoint)
             finally:

@@ -7,11 +7,11 @@ from typing import Any
 
 from . import errors as e
 from . import lua, metrics, tokens
+from .connect import Transport
 from .devices import device_object, get_device_response
 from .keys import UserKeys, pool_bucket
 from .pools import Pool, PoolRegistry
 from .settings import Settings
-from .transport import RedisPipe
 from .validation import GET_DEVICE_INPUT, validate
 
 Operation = Callable[[dict[str, Any]], Awaitable[bytes]]
@@ -53,7 +53,7 @@ _ANSWERS: dict[bytes, tuple[type[e.CognitoError], str]] = {
 class GetDevice:
     """GetDevice: verify the token, then one script does everything else (get_device.lua)."""
 
-    def __init__(self, settings: Settings, registry: PoolRegistry, pipe: RedisPipe) -> None:
+    def __init__(self, settings: Settings, registry: PoolRegistry, pipe: Transport) -> None:
         self.settings = settings
         self.registry = registry
         self.pipe = pipe
@@ -128,6 +128,6 @@ class GetDevice:
         raise cls(message)
 
 
-def operations(settings: Settings, registry: PoolRegistry, pipe: RedisPipe) -> dict[str, Operation]:
+def operations(settings: Settings, registry: PoolRegistry, pipe: Transport) -> dict[str, Operation]:
     """The operations this service serves, by name."""
     return {"GetDevice": GetDevice(settings, registry, pipe)}

@@ -139,9 +139,10 @@ class Settings:
 
     def check(self) -> None:
         """Cross-field checks; raise SettingsError naming the variable."""
-        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+        schemes = ("redis://", "rediss://", "unix://", "redis+cluster://", "rediss+cluster://")
+        if self.redis_url and not self.redis_url.startswith(schemes):
             raise SettingsError(
-                f"REDIS_URL={self.redis_url!r} is invalid: expected redis://, rediss:// or unix://"
+                f"REDIS_URL={self.redis_url!r} is invalid: expected one of {', '.join(schemes)}"
             )
         if self.issuer_base_url and not self.issuer_base_url.startswith(("http://", "https://")):
             raise SettingsError(

@@ -232,12 +232,15 @@ class RedisPipe:
         self._proto = None
 
     # -- commands ------------------------------------------------------------------------
-    async def _call_on(self, proto: _Protocol, args: Sequence[Arg]) -> Any:
+    def _send(self, proto: _Protocol, args: Sequence[Arg]) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
         packed: bytes = hiredis.pack_command(tuple(args))  # type: ignore[arg-type]
         proto.send(packed, fut, loop.time() + self._timeout_s)
-        return await fut
+        return fut
+
+    async def _call_on(self, proto: _Protocol, args: Sequence[Arg]) -> Any:
+        return await self._send(proto, args)
 
     async def execute(self, *args: Arg) -> Any:
         """Send one command and wait for its reply (bounded by the timeout)."""
@@ -252,6 +255,29 @@ class RedisPipe:
         except RedisUnavailable:
             self.errors += 1
             raise
+
+    async def execute_asking(self, *args: Arg) -> Any:
+        """ASKING and then `args`, written together so nothing can come between them."""
+        proto = self._proto
+        if proto is None or proto.closed:
+            proto = await self._connect()
+        asking = self._send(proto, ("ASKING",))
+        reply = self._send(proto, args)
+        try:
+            return await reply
+        finally:
+            await asyncio.gather(asking, return_exceptions=True)
+
+    async def evalsha_asking(self, script: Script, keys: Sequence[str], args: Sequence[Arg]) -> Any:
+        """evalsha() on a node importing the slot (after an ASK redirection)."""
+        command = ("EVALSHA", script.sha, len(keys), *keys, *args)
+        try:
+            return await self.execute_asking(*command)
+        except RedisReplyError as exc:
+            if not str(exc).startswith("NOSCRIPT"):
+                raise
+        await self.execute("SCRIPT", "LOAD", script.source)
+        return await self.execute_asking(*command)
 
     async def evalsha(self, script: Script, keys: Sequence[str], args: Sequence[Arg]) -> Any:
         """Run `script`, loading it first if Redis has lost it (restart, SCRIPT FLUSH)."""

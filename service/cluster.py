@@ -1,0 +1,143 @@
+"""The hot path on Redis Cluster: one multiplexed pipe per primary, commands routed by slot.
+
+redis-py (RedisCluster) owns the topology: it reads CLUSTER SLOTS, and we copy its slot table.
+Every request's keys share one hash tag, so a request is still one command to one node.
+MOVED updates the slot and retries on the new owner (and refreshes the table in the background);
+ASK sends ASKING and the command back to back on the importing node; TRYAGAIN and CLUSTERDOWN
+back off briefly. A node that is down fails fast and triggers a refresh, so a promoted replica
+is found without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from redis.crc import key_slot
+
+from .transport import Arg, RedisPipe, RedisReplyError, RedisUnavailable, Script
+
+log = logging.getLogger(__name__)
+
+SLOTS = 16384
+MAX_REDIRECTS = 5
+
+
+class ClusterPipe:
+    """Same interface as RedisPipe (execute, evalsha, close), for a Redis Cluster."""
+
+    def __init__(
+        self,
+        node_url: Callable[[str, int], str],
+        admin: Any,
+        timeout_s: float,
+        max_inflight: int,
+    ) -> None:
+        self._node_url = node_url
+        self._admin = admin  # redis.asyncio.cluster.RedisCluster
+        self._timeout_s = timeout_s
+        self._max_inflight = max_inflight
+        self._slots: list[str | None] = [None] * SLOTS
+        self._pipes: dict[str, RedisPipe] = {}
+        self._refreshing: asyncio.Task[None] | None = None
+        self._last_refresh = -1e9
+
+    # -- topology --------------------------------------------------------------------------
+    async def refresh(self) -> None:
+        """Copy redis-py's slot table (re-reading CLUSTER SLOTS)."""
+        manager = self._admin.nodes_manager
+        await manager.initialize()
+        table: list[str | None] = [None] * SLOTS
+        for slot, nodes in manager.slots_cache.items():
+            if nodes:
+                table[slot] = f"{nodes[0].host}:{nodes[0].port}"
+        self._slots = table
+        self._last_refresh = asyncio.get_running_loop().time()
+
+    def _refresh_soon(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._refreshing is not None and not self._refreshing.done():
+            return
+        if loop.time() - self._last_refresh < 0.1:
+            return  # at most ten topology reads a second, however many requests see MOVED
+        self._refreshing = loop.create_task(self._refresh_logged())
+
+    async def _refresh_logged(self) -> None:
+        try:
+            await self.refresh()
+        except Exception as exc:  # the next MOVED or failure tries again
+            self._last_refresh = asyncio.get_running_loop().time()
+            log.warning("cluster topology refresh failed: %r", exc)
+
+    def _pipe(self, node: str) -> RedisPipe:
+        pipe = self._pipes.get(node)
+        if pipe is None:
+            host, _, port = node.rpartition(":")
+            pipe = RedisPipe(self._node_url(host, int(port)), self._timeout_s, self._max_inflight)
+            self._pipes[node] = pipe
+        return pipe
+
+    def _node_for(self, key: str) -> str:
+        if self._slots[0] is None and not any(self._slots):
+            raise RedisUnavailable("cluster topology not loaded")
+        node = self._slots[key_slot(key.encode())]
+        if node is None:
+            self._refresh_soon()
+            raise RedisUnavailable("slot not covered by any node")
+        return node
+
+    def primaries(self) -> list[str]:
+        return sorted({n for n in self._slots if n is not None})
+
+    # -- commands --------------------------------------------------------------------------
+    async def execute(self, *args: Arg) -> Any:
+        """A keyless command (PING, SCRIPT ...): run on every primary; the first reply."""
+        nodes = self.primaries()
+        if not nodes:
+            raise RedisUnavailable("cluster topology not loaded")
+        replies = await asyncio.gather(*(self._pipe(n).execute(*args) for n in nodes))
+        return replies[0]
+
+    async def evalsha(self, script: Script, keys: Sequence[str], args: Sequence[Arg]) -> Any:
+        node = self._node_for(keys[0])
+        asking = False
+        for _ in range(MAX_REDIRECTS):
+            pipe = self._pipe(node)
+            try:
+                if asking:
+                    return await pipe.evalsha_asking(script, keys, args)
+                return await pipe.evalsha(script, keys, args)
+            except RedisReplyError as exc:
+                kind, _, rest = str(exc).partition(" ")
+                if kind == "MOVED":
+                    slot, address = rest.split()
+                    node = self._address(address, node)
+                    self._slots[int(slot)] = node
+                    self._refresh_soon()
+                    asking = False
+                elif kind == "ASK":
+                    node = self._address(rest.split()[1], node)
+                    asking = True
+                elif kind in ("TRYAGAIN", "CLUSTERDOWN"):
+                    await asyncio.sleep(0.01)
+                    node = self._node_for(keys[0])
+                    asking = False
+                else:
+                    raise
+            except RedisUnavailable:
+                self._refresh_soon()  # a failed-over primary: find its replacement
+                raise
+        raise RedisUnavailable(f"too many cluster redirections for slot of {keys[0]!r}")
+
+    @staticmethod
+    def _address(address: str, current: str) -> str:
+        host, _, port = address.rpartition(":")
+        # Redis may answer ":port" when the node does not know its own address.
+        return f"{host or current.rpartition(':')[0]}:{port}"
+
+    async def close(self) -> None:
+        if self._refreshing is not None:
+            self._refreshing.cancel()
+        await asyncio.gather(*(p.close() for p in self._pipes.values()))
