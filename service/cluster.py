@@ -22,7 +22,7 @@ from .transport import Arg, RedisPipe, RedisReplyError, RedisUnavailable, Script
 log = logging.getLogger(__name__)
 
 SLOTS = 16384
-MAX_REDIRECTS = 5
+MAX_REDIRECTS = 16
 
 
 class ClusterPipe:
@@ -101,9 +101,15 @@ class ClusterPipe:
         return replies[0]
 
     async def evalsha(self, script: Script, keys: Sequence[str], args: Sequence[Arg]) -> Any:
+        loop = asyncio.get_running_loop()
+        # TRYAGAIN lasts while a slot's keys are half migrated: wait it out, but never past
+        # the call's timeout.
+        deadline = loop.time() + self._timeout_s
         node = self._node_for(keys[0])
         asking = False
-        for _ in range(MAX_REDIRECTS):
+        redirects = 0
+        backoff_s = 0.002
+        while True:
             pipe = self._pipe(node)
             try:
                 if asking:
@@ -111,17 +117,25 @@ class ClusterPipe:
                 return await pipe.evalsha(script, keys, args)
             except RedisReplyError as exc:
                 kind, _, rest = str(exc).partition(" ")
-                if kind == "MOVED":
+                if kind in ("MOVED", "ASK"):
+                    redirects += 1
+                    if redirects > MAX_REDIRECTS or loop.time() > deadline:
+                        raise RedisUnavailable(f"too many cluster redirections: {exc}") from exc
+                    if redirects > 2:
+                        # Nodes disagree for a moment while a migration is being finished.
+                        await asyncio.sleep(backoff_s)
+                        backoff_s = min(backoff_s * 2, 0.05)
                     slot, address = rest.split()
                     node = self._address(address, node)
-                    self._slots[int(slot)] = node
-                    self._refresh_soon()
-                    asking = False
-                elif kind == "ASK":
-                    node = self._address(rest.split()[1], node)
-                    asking = True
+                    asking = kind == "ASK"
+                    if kind == "MOVED":
+                        self._slots[int(slot)] = node
+                        self._refresh_soon()
                 elif kind in ("TRYAGAIN", "CLUSTERDOWN"):
-                    await asyncio.sleep(0.01)
+                    if loop.time() + backoff_s > deadline:
+                        raise RedisUnavailable(f"cluster busy: {exc}") from exc
+                    await asyncio.sleep(backoff_s)
+                    backoff_s = min(backoff_s * 2, 0.05)
                     node = self._node_for(keys[0])
                     asking = False
                 else:
@@ -129,7 +143,6 @@ class ClusterPipe:
             except RedisUnavailable:
                 self._refresh_soon()  # a failed-over primary: find its replacement
                 raise
-        raise RedisUnavailable(f"too many cluster redirections for slot of {keys[0]!r}")
 
     @staticmethod
     def _address(address: str, current: str) -> str:

@@ -28,10 +28,11 @@ import orjson
 import pytest
 import redis
 import redis.asyncio as aioredis
+import redis.cluster
 import uvloop
 from aiohttp import web
 
-from service import keys, store
+from service import connect, keys, store
 from service.app import create_app
 from service.cli import mint_token
 from service.embedded import find_redis_server
@@ -106,7 +107,7 @@ def redis_url(redis_server: RedisServer) -> str:
     return redis_server.url
 
 
-def test_settings(redis_url: str, **overrides: Any) -> Settings:
+def make_settings(redis_url: str, **overrides: Any) -> Settings:
     base = Settings.from_env(
         {},
         redis_url=redis_url,
@@ -119,7 +120,7 @@ def test_settings(redis_url: str, **overrides: Any) -> Settings:
 
 @pytest.fixture(scope="session")
 def settings(redis_url: str) -> Settings:
-    return test_settings(redis_url)
+    return make_settings(redis_url)
 
 
 class LiveServer:
@@ -175,11 +176,20 @@ class LiveServer:
         self._thread.join(15)
 
 
+def sync_client(url: str) -> Any:
+    """redis-py's synchronous client for a single-node or cluster URL."""
+    if connect.is_cluster(url):
+        c = connect.parse_cluster_url(url)
+        nodes = [redis.cluster.ClusterNode(h, p) for h, p in c.nodes]
+        return redis.RedisCluster(startup_nodes=nodes, password=c.password)
+    return redis.Redis.from_url(url)
+
+
 def run(coro_fn: Callable[[aioredis.Redis], Any], url: str) -> Any:
     """Run `coro_fn(redis)` to completion on a fresh loop (for synchronous tests)."""
 
     async def main() -> Any:
-        r = aioredis.Redis.from_url(url)
+        r = connect.admin_client(url, 5)
         try:
             return await coro_fn(r)
         finally:
@@ -195,7 +205,7 @@ class Admin:
         self.settings = settings
         self.live = live
         self.url = settings.redis_url
-        self.redis = redis.Redis.from_url(self.url)
+        self.redis = sync_client(self.url)
 
     def run(self, coro_fn: Callable[[aioredis.Redis], Any]) -> Any:
         return run(coro_fn, self.url)
@@ -249,8 +259,16 @@ def live_session(settings: Settings) -> Iterator[LiveServer]:
 @pytest.fixture
 def clean_redis(settings: Settings) -> None:
     """A flushed database with only the default pool."""
-    client = redis.Redis.from_url(settings.redis_url)
-    client.flushall()
+    flush(settings)
+
+
+def flush(settings: Settings) -> None:
+    """Empty a single-node or cluster Redis, then create the default pool again."""
+    client = sync_client(settings.redis_url)
+    if connect.is_cluster(settings.redis_url):
+        client.flushall(target_nodes=redis.RedisCluster.PRIMARIES)
+    else:
+        client.flushall()
     client.close()
     run(lambda r: store.ensure_default_pool(r, settings), settings.redis_url)
 
@@ -276,7 +294,7 @@ def live_factory(
     started: list[tuple[LiveServer, Admin]] = []
 
     def make(**overrides: Any) -> tuple[LiveServer, Admin]:
-        server = LiveServer(test_settings(redis_url, **overrides)).start()
+        server = LiveServer(make_settings(redis_url, **overrides)).start()
         helper = Admin(server.settings, server)
         helper.wait_pools()
         started.append((server, helper))
