@@ -183,6 +183,7 @@ async def redis_url(args: argparse.Namespace, settings: Settings, r: aioredis.Re
 async def demo_hint(r: aioredis.Redis, settings: Settings, endpoint: str) -> str:
     """A ready-to-paste AWS CLI line with the demo user's fresh token and device."""
     pool_id = settings.default_pool_id
+    await store.ensure_default_pool(r, settings)
     try:
         user = await store.get_user(r, pool_id, "demo")
     except store.StoreError:
@@ -221,9 +222,12 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
             finally:
                 await r.aclose()
 
-        line = asyncio.run(hint())
         sys.stdout.write(f"serving Cognito GetDevice on {endpoint} (workers: {settings.workers})\n")
-        sys.stdout.write(f"try it:\n  {line}\n")
+        if settings.demo:
+            try:
+                sys.stdout.write(f"try it:\n  {asyncio.run(hint())}\n")
+            except Exception as exc:  # the banner must never stop the server
+                sys.stdout.write(f"(no demo line: {exc})\n")
         sys.stdout.flush()
 
     return server.serve(settings, announce)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 from typing import Any
 
 import orjson
@@ -61,6 +62,15 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     raise SerializationException("Expected map or null")
 
 
+_UNSAFE = re.compile(r"[^\x20-\x7e]")
+
+
+def _header_safe(text: str) -> str:
+    # Messages can quote client input (a bad DeviceKey): a header value must stay one line of
+    # printable ASCII, so anything else becomes "?". The JSON body keeps the exact text.
+    return _UNSAFE.sub("?", text)
+
+
 def ok(payload: bytes, request_id: str) -> web.Response:
     """A 200 answer whose body is already-serialised JSON."""
     return web.Response(
@@ -79,9 +89,6 @@ def error(exc: CognitoError, request_id: str) -> web.Response:
             "Content-Type": JSON_CONTENT_TYPE,
             "x-amzn-RequestId": request_id,
             "x-amzn-ErrorType": f"{exc.type_name}:",
-            # Header values must be one line of latin-1; messages are ASCII, but be safe.
-            "x-amzn-ErrorMessage": exc.message.encode("ascii", "replace")
-            .decode()
-            .replace("\n", " "),
+            "x-amzn-ErrorMessage": _header_safe(exc.message),
         },
     )

@@ -20,6 +20,7 @@ from aiohttp import web
 
 from . import logs, metrics
 from .app import create_app
+from .httpserver import make_runner
 from .logs import AccessLogger
 from .settings import Settings
 
@@ -47,7 +48,7 @@ async def _run_worker(settings: Settings, sock: socket.socket) -> None:
             "access_log": logging.getLogger("service.access"),
             "access_log_class": AccessLogger,
         }
-    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=settings.grace_s, **access)
+    runner = make_runner(app, handle_signals=False, shutdown_timeout=settings.grace_s, **access)
     await runner.setup()
     site = web.SockSite(runner, sock, shutdown_timeout=settings.grace_s)
     await site.start()

@@ -106,6 +106,7 @@ class Settings:
     deny_cidrs: tuple[Network, ...] = ()
     trusted_proxies: tuple[Network, ...] = ()
 
+    demo: bool = True
     log_level: str = "INFO"
     access_log: bool = False
 
@@ -190,6 +191,7 @@ _SPEC: dict[str, tuple[str, Callable[[str], Any]]] = {
     "pool_burst": ("POOL_BURST", _positive_int),
     "deny_cidrs": ("DENY_CIDRS", _cidrs),
     "trusted_proxies": ("TRUSTED_PROXIES", _cidrs),
+    "demo": ("DEMO", _bool),
     "log_level": ("LOG_LEVEL", _log_level),
     "access_log": ("ACCESS_LOG", _bool),
 }

@@ -36,6 +36,7 @@ from service import connect, keys, store
 from service.app import create_app
 from service.cli import mint_token
 from service.embedded import find_redis_server
+from service.httpserver import make_runner
 from service.settings import Settings
 
 
@@ -151,7 +152,7 @@ class LiveServer:
             loop.close()
 
     async def _serve(self) -> None:
-        runner = web.AppRunner(create_app(self.settings), access_log=None, shutdown_timeout=2)
+        runner = make_runner(create_app(self.settings), access_log=None, shutdown_timeout=2)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
