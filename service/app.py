@@ -21,6 +21,7 @@ from .errors import (
     ForbiddenException,
     InternalErrorException,
     RequestEntityTooLargeException,
+    RequestTimeoutException,
     ResourceNotFoundException,
     TooManyRequestsException,
     UnknownOperationException,
@@ -122,9 +123,14 @@ async def _dispatch(request: web.Request) -> bytes:
     if length is not None and length > settings.max_body_bytes:
         raise _too_large(settings)
     try:
-        raw = await request.read()
+        async with asyncio.timeout(settings.body_timeout_s):
+            raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise _too_large(settings) from None
+    except TimeoutError:
+        raise RequestTimeoutException(
+            f"The request body did not arrive within {settings.body_timeout_s:g} s."
+        ) from None
     return await operation(protocol.parse_body(raw))
 
 

@@ -76,6 +76,12 @@ class RequestEntityTooLargeException(CognitoError):
     status = 413
 
 
+class RequestTimeoutException(CognitoError):
+    """The client took longer than BODY_TIMEOUT_S to send its body (a slow or stuck client)."""
+
+    status = 408
+
+
 class UnknownRouteException(UnknownOperationException):
     """A path or method that is not part of the API: AWS JSON services answer 404 with this."""
 

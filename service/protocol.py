@@ -65,9 +65,15 @@ def parse_body(raw: bytes) -> dict[str, Any]:
 _UNSAFE = re.compile(r"[^\x20-\x7e]")
 
 
+MAX_HEADER_MESSAGE = 1024
+
+
 def _header_safe(text: str) -> str:
-    # Messages can quote client input (a bad DeviceKey): a header value must stay one line of
-    # printable ASCII, so anything else becomes "?". The JSON body keeps the exact text.
+    # Messages can quote client input (a bad DeviceKey): a header value must stay one short line
+    # of printable ASCII, so anything else becomes "?" and long ones are cut (clients' header
+    # line limits are far below our body limit). The JSON body keeps the exact text.
+    if len(text) > MAX_HEADER_MESSAGE:
+        text = text[: MAX_HEADER_MESSAGE - 3] + "..."
     return _UNSAFE.sub("?", text)
 
 

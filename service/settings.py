@@ -89,6 +89,7 @@ class Settings:
     workers: int = 1
     grace_s: float = 10.0
     max_body_bytes: int = 65536
+    body_timeout_s: float = 10.0
 
     region: str = "us-east-1"
     account_id: str = "000000000000"
@@ -178,6 +179,7 @@ _SPEC: dict[str, tuple[str, Callable[[str], Any]]] = {
     "workers": ("WORKERS", _positive_int),
     "grace_s": ("GRACE_S", _positive_float),
     "max_body_bytes": ("MAX_BODY_BYTES", _positive_int),
+    "body_timeout_s": ("BODY_TIMEOUT_S", _positive_float),
     "region": ("REGION", _region),
     "account_id": ("ACCOUNT_ID", _account),
     "default_pool_id": ("DEFAULT_POOL_ID", _pool_id),
