@@ -7,9 +7,13 @@ from importlib import resources
 from .transport import Script
 
 
+def _read(name: str) -> str:
+    return resources.files("service").joinpath("scripts", f"{name}.lua").read_text()
+
+
 def load(name: str) -> Script:
-    source = resources.files("service").joinpath("scripts", f"{name}.lua").read_text()
-    return Script(name, source)
+    """The script `name`, with the shared bucket function before it."""
+    return Script(name, _read("_bucket") + _read(name))
 
 
 GET_DEVICE = load("get_device")

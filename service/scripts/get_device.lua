@@ -1,4 +1,5 @@
 -- get_device.lua: the whole warm path of GetDevice in one round trip, in one user's hash slot.
+-- Uses take_token() from _bucket.lua.
 --
 -- KEYS[1] claims  HASH  cached verified claims of this access token (exp, iat, ojti, claims)
 -- KEYS[2] user    HASH  status, enabled, signed_out_ms, username
@@ -64,24 +65,9 @@ if ojti and ojti ~= '' and redis.call('SISMEMBER', KEYS[4], ojti) == 1 then
   return {'REVOKED'}
 end
 
-local b = redis.call('HMGET', KEYS[3], 'tokens', 'ts_us')
-local tokens = tonumber(b[1])
-local ts_us = tonumber(b[2])
-if tokens == nil or ts_us == nil then
-  tokens = burst
-  ts_us = now_us
-end
--- After a failover the new master's clock may be behind: never refill on negative time.
-local elapsed_us = math.max(0, now_us - ts_us)
-tokens = math.min(burst, tokens + elapsed_us * rate / 1000000)
-local refill_ms = math.ceil(burst / rate * 1000) + 1000
-if tokens < 1 then
-  redis.call('HSET', KEYS[3], 'tokens', tokens, 'ts_us', now_us)
-  redis.call('PEXPIRE', KEYS[3], refill_ms)
+if not take_token(KEYS[3], rate, burst, now_us) then
   return {'THROTTLED'}
 end
-redis.call('HSET', KEYS[3], 'tokens', tokens - 1, 'ts_us', now_us)
-redis.call('PEXPIRE', KEYS[3], refill_ms)
 
 if u[2] == '0' then
   return {'DISABLED'}
