@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from . import connect, embedded, lua, metrics, netrules, protocol, store
 from .catalog import COGNITO_OPERATIONS
@@ -23,6 +24,7 @@ from .errors import (
     RequestEntityTooLargeException,
     RequestTimeoutException,
     ResourceNotFoundException,
+    SerializationException,
     TooManyRequestsException,
     UnknownOperationException,
     UnknownRouteException,
@@ -127,6 +129,8 @@ async def _dispatch(request: web.Request) -> bytes:
             raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise _too_large(settings) from None
+    except RequestPayloadError:  # e.g. Content-Encoding: gzip that does not decompress
+        raise SerializationException("The request body could not be read or decoded.") from None
     except TimeoutError:
         raise RequestTimeoutException(
             f"The request body did not arrive within {settings.body_timeout_s:g} s."

@@ -12,6 +12,7 @@ Layout (documented in the README, because other systems may write devices into i
     cgd:user:{P/S}:bucket              HASH  the user's token bucket (tokens, ts_us)
     cgd:user:{P/S}:revoked             SET   revoked origin_jti values
     cgd:user:{P/S}:claims:<digest>     HASH  verified claims of one access token (expires)
+    cgd:user:{P/S}:claims-index        ZSET  digests of the cached claims, scored by exp
     cgd:pool:{P}:bucket                HASH  the pool-wide bucket (when enabled)
 
 P is the user pool id, S the user's `sub`. Everything of one user shares the hash tag
@@ -67,3 +68,7 @@ class UserKeys:
 
     def claims(self, digest: str) -> str:
         return f"{self.base}:claims:{digest}"
+
+    @property
+    def claims_index(self) -> str:
+        return self.base + ":claims-index"

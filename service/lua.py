@@ -18,4 +18,6 @@ def load(name: str) -> Script:
 
 GET_DEVICE = load("get_device")
 TAKE_TOKEN = load("take_token")
+# Admin only (run with redis-py); not loaded on the hot path.
+CREATE_POOL = Script("create_pool", _read("create_pool"))
 ALL = (GET_DEVICE, TAKE_TOKEN)

@@ -22,12 +22,13 @@ ROUTE_CACHE_MAX = 65536
 
 
 class Route:
-    __slots__ = ("claims_key", "pool", "user_keys")
+    __slots__ = ("claims_key", "digest", "pool", "user_keys")
 
     def __init__(self, pool: Pool, sub: str, token: str) -> None:
         self.pool = pool
         self.user_keys = UserKeys(pool.id, sub)
-        self.claims_key = self.user_keys.claims(tokens.digest(token))
+        self.digest = tokens.digest(token)
+        self.claims_key = self.user_keys.claims(self.digest)
 
 
 def _check_pool(pool: Pool) -> None:
@@ -93,16 +94,23 @@ class GetDevice:
             metrics.CACHE_MISS.inc()
             claims = tokens.verify(token, self.registry)
             _check_pool(claims.pool)
-            store_args = (claims.exp, claims.iat, claims.origin_jti, claims.raw, self._max_ttl_ms)
+            store_args = (
+                claims.exp, claims.iat, claims.origin_jti, claims.raw, self._max_ttl_ms,
+                route.digest,
+            )  # fmt: skip
             reply = await self.pipe.evalsha(
-                lua.GET_DEVICE, script_keys, (*self._bucket_args, 1, *store_args)
+                lua.GET_DEVICE,
+                (*script_keys, uk.claims_index),
+                (*self._bucket_args, 1, *store_args),
             )
         routes = self.registry.routes
         if token not in routes:
             if len(routes) >= ROUTE_CACHE_MAX:
                 del routes[next(iter(routes))]
             routes[token] = route
-        if self.settings.pool_rate_limit:
+        if self.settings.pool_rate_limit and reply[0] == b"OK":
+            # Only requests the user's bucket admitted count against the pool. One the pool
+            # refuses has still used its user token (as two independent quotas would).
             await self._take_pool_token(route.pool)
         return self._answer(reply, route.pool)
 

@@ -57,6 +57,8 @@ def parse_body(raw: bytes) -> dict[str, Any]:
         raise SerializationException("The request body is not valid JSON.") from None
     if isinstance(body, dict):
         return body
+    if body is None:  # a JSON null body is no members at all, as for an empty one
+        return {}
     if isinstance(body, list):
         raise SerializationException("Start of list found where not expected")
     raise SerializationException("Expected map or null")
@@ -87,7 +89,12 @@ def ok(payload: bytes, request_id: str) -> web.Response:
 
 def error(exc: CognitoError, request_id: str) -> web.Response:
     """The JSON 1.1 error answer for `exc`, as Cognito shapes it."""
-    body = orjson.dumps({"__type": exc.type_name, "message": exc.message})
+    try:
+        body = orjson.dumps({"__type": exc.type_name, "message": exc.message})
+    except TypeError:
+        # The message quotes client input that was not valid UTF-8 (lone surrogates).
+        exc.message = exc.message.encode("utf-8", "backslashreplace").decode()
+        body = orjson.dumps({"__type": exc.type_name, "message": exc.message})
     return web.Response(
         body=body,
         status=exc.status,

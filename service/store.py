@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jose import jwk
 from jose.backends.base import Key
 
-from . import keys
+from . import keys, lua
 from .pools import Pool, pool_from_record, text
 from .settings import Settings
 
@@ -105,12 +105,10 @@ async def create_pool(
         record["jwks"] = orjson.dumps(jwks or {"keys": []}).decode()
         if jwks_url:
             record["jwks_url"] = jwks_url
-    key = keys.pool(pool_id)
-    existing = await r.hget(key, "deleted")
-    if existing is not None and existing != b"1":
+    fields = [item for pair in record.items() for item in pair]
+    created = await r.eval(lua.CREATE_POOL.source, 1, keys.pool(pool_id), *fields)
+    if not created:
         raise StoreError(f"User pool {pool_id} already exists.")
-    await r.delete(key)
-    await r.hset(key, mapping=record)  # type: ignore[arg-type]
     await r.sadd(keys.POOLS, pool_id)
     await _bump_version(r)
     return record
@@ -218,8 +216,17 @@ async def delete_user(r: aioredis.Redis, pool_id: str, username: str) -> None:
     user = await get_user(r, pool_id, username)
     k = user.keys
     device_keys = [text(d) for d in await r.smembers(k.devices)]
+    digests = [text(d) for d in await r.zrange(k.claims_index, 0, -1)]  # type: ignore[arg-type]
     # One slot, so this is one atomic multi-key DEL even on a cluster.
-    await r.delete(k.user, k.devices, k.bucket, k.revoked, *(k.device(d) for d in device_keys))
+    await r.delete(
+        k.user,
+        k.devices,
+        k.bucket,
+        k.revoked,
+        k.claims_index,
+        *(k.device(d) for d in device_keys),
+        *(k.claims(d) for d in digests),
+    )
     await r.hdel(keys.pool_usernames(pool_id), username)
 
 

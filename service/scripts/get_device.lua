@@ -14,6 +14,9 @@
 -- ARGV[6] ojti    (store) the token's origin_jti, or ""
 -- ARGV[7] claims  (store) the verified claims as JSON
 -- ARGV[8] max_ttl (store) upper bound of the cache entry's life, milliseconds
+-- ARGV[9] digest  (store) the claims key's digest, recorded in the index below
+-- KEYS[6] index   (store) ZSET of the user's cached digests by exp, so deleting a user can find
+--                 them; expired ones are dropped on each store
 --
 -- Returns {code, ...}: {"MISS"} (not cached: verify and call again with store=1), {"EXPIRED"},
 -- {"NO_USER"}, {"REVOKED"}, {"THROTTLED"}, {"DISABLED"}, {"STATUS", status}, {"NO_DEVICE"}, or
@@ -38,6 +41,9 @@ if store == 1 then
   local ttl_ms = math.min(exp * 1000 - now_ms, tonumber(ARGV[8]))
   redis.call('HSET', KEYS[1], 'exp', ARGV[4], 'iat', ARGV[5], 'ojti', ojti, 'claims', ARGV[7])
   redis.call('PEXPIRE', KEYS[1], ttl_ms)
+  redis.call('ZADD', KEYS[6], exp, ARGV[9])
+  redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', '(' .. math.floor(now_ms / 1000))
+  redis.call('PEXPIRE', KEYS[6], tonumber(ARGV[8]))
 else
   local c = redis.call('HMGET', KEYS[1], 'exp', 'iat', 'ojti')
   if not c[1] then

@@ -1,0 +1,49 @@
+"""service.catalog.COGNITO_OPERATIONS is the installed botocore model's list of operations."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import botocore
+
+from service.catalog import COGNITO_OPERATIONS
+from tests.conftest import make_settings
+
+
+def _model_operations() -> set[str]:
+    data = Path(botocore.__file__).parent / "data" / "cognito-idp"
+    path = sorted(data.glob("*/service-2.json.gz"))[-1]
+    return set(json.loads(gzip.decompress(path.read_bytes()))["operations"])
+
+
+def test_catalog_is_the_botocore_models_operations() -> None:
+    model = _model_operations()
+    assert sorted(COGNITO_OPERATIONS - model) == [], "in the catalog but not in the model"
+    assert sorted(model - COGNITO_OPERATIONS) == [], "in the model but not in the catalog"
+    assert isinstance(COGNITO_OPERATIONS, frozenset)
+
+
+def test_catalog_holds_the_device_operations() -> None:
+    devices = {
+        "GetDevice",
+        "ListDevices",
+        "ForgetDevice",
+        "ConfirmDevice",
+        "UpdateDeviceStatus",
+        "AdminGetDevice",
+        "AdminListDevices",
+        "AdminForgetDevice",
+        "AdminUpdateDeviceStatus",
+    }
+    assert devices <= COGNITO_OPERATIONS
+
+
+def test_every_served_operation_is_a_cognito_operation(redis_url: str) -> None:
+    from service.operations import operations
+    from service.pools import PoolRegistry
+
+    served = operations(make_settings(redis_url), PoolRegistry(), None)  # type: ignore[arg-type]
+    assert set(served) == {"GetDevice"}
+    assert set(served) <= COGNITO_OPERATIONS

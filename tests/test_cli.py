@@ -1,0 +1,468 @@
+"""`python -m service ...` as operators and test harnesses run it, against a real Redis.
+
+Every command is run once as a real subprocess (exit status, stdout purity, the environment,
+the embedded Redis shared between processes). The remaining variations call the same entry
+point, `service.cli.main`, in-process with the same environment: an interpreter start-up costs
+about a second on a busy machine, and they would add nothing but time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from service import cli, keys, store
+from service.settings import ENV_VARS, Settings
+from tests.conftest import PROJECT, Admin, LiveServer
+from tests.helpers_tokens import assert_cognito_error, get_device, split_token
+
+POOL = "us-east-1_LocalPool"
+Result = subprocess.CompletedProcess[str]
+Runner = Callable[..., Result]
+
+
+def clean_env(**values: str) -> dict[str, str]:
+    """The process environment without any of the service's settings, plus `values`."""
+    env = {k: v for k, v in os.environ.items() if k not in set(ENV_VARS.values())}
+    env.update(values)
+    return env
+
+
+def run_cli(env: dict[str, str], *args: str, ok: bool = True) -> Result:
+    """`python -m service ARGS` as a subprocess."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "service", *args],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if ok:
+        assert proc.returncode == 0, (args, proc.returncode, proc.stdout, proc.stderr)
+    return proc
+
+
+def run_parallel(env: dict[str, str], *argvs: list[str]) -> list[Result]:
+    """Independent commands at once, so their interpreter start-ups overlap."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "service", *argv],
+            cwd=PROJECT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for argv in argvs
+    ]
+    done = []
+    for argv, proc in zip(argvs, procs, strict=True):
+        out, err = proc.communicate(timeout=60)
+        done.append(subprocess.CompletedProcess(argv, proc.returncode, out, err))
+    return done
+
+
+@pytest.fixture
+def env(settings: Settings, clean_redis: None, tmp_path: Path) -> dict[str, str]:
+    return clean_env(REDIS_URL=settings.redis_url, DATA_DIR=str(tmp_path / "data"))
+
+
+@pytest.fixture
+def main(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Runner:
+    """`service.cli.main(ARGS)` in this process, with `env` as the environment."""
+    for var in ENV_VARS.values():
+        monkeypatch.delenv(var, raising=False)
+    for var in ("REDIS_URL", "DATA_DIR"):
+        monkeypatch.setenv(var, env[var])
+
+    def run(*args: str, ok: bool = True) -> Result:
+        capsys.readouterr()
+        try:
+            code = cli.main(list(args))
+        except SystemExit as exc:  # argparse
+            code = int(exc.code or 0)
+        out = capsys.readouterr()
+        if ok:
+            assert code == 0, (args, code, out.out, out.err)
+        return subprocess.CompletedProcess(list(args), code, out.out, out.err)
+
+    return run
+
+
+@pytest.fixture
+def admin_redis(settings: Settings) -> Iterator[Any]:
+    helper = Admin(settings, None)
+    yield helper.redis
+    helper.redis.close()
+
+
+def as_json(proc: Result) -> Any:
+    return json.loads(proc.stdout)
+
+
+# -- pools ---------------------------------------------------------------------------------------
+def test_pool_create(env: dict[str, str], main: Runner, admin_redis: Any) -> None:
+    view = as_json(run_cli(env, "pool", "create", "eu-west-1_CliPool"))
+    assert list(view) == ["Id", "Issuer", "ClientIds", "DeviceTracking", "JwksUrl"]
+    assert view["Id"] == "eu-west-1_CliPool"
+    assert view["Issuer"] == "https://cognito-idp.us-east-1.amazonaws.com/eu-west-1_CliPool"
+    assert view["DeviceTracking"] is True
+    assert view["JwksUrl"] is None
+    assert len(view["ClientIds"]) == 1
+    record = admin_redis.hgetall(keys.pool("eu-west-1_CliPool"))
+    assert record[b"device_tracking"] == b"1"
+    assert json.loads(record[b"clients"]) == view["ClientIds"]
+    assert record[b"region"] == b"eu-west-1"
+
+    again = main("pool", "create", "eu-west-1_CliPool", ok=False)
+    assert (again.returncode, again.stderr) == (
+        1,
+        "error: User pool eu-west-1_CliPool already exists.\n",
+    )
+
+
+def test_pool_create_without_device_tracking(main: Runner, admin_redis: Any) -> None:
+    view = as_json(
+        main(
+            "pool",
+            "create",
+            "us-east-1_NoTrack",
+            "--no-device-tracking",
+            "--client-id",
+            "client-a",
+            "--client-id",
+            "client-b",
+        )
+    )
+    assert view["DeviceTracking"] is False
+    assert view["ClientIds"] == ["client-a", "client-b"]
+    assert admin_redis.hget(keys.pool("us-east-1_NoTrack"), "device_tracking") == b"0"
+
+
+def test_the_default_pool_needs_no_set_up(main: Runner, admin_redis: Any) -> None:
+    admin_redis.flushall()
+    assert as_json(main("user", "create", "first"))["UserPoolId"] == POOL
+    assert admin_redis.exists(keys.pool(POOL))
+
+
+# -- users ---------------------------------------------------------------------------------------
+def test_user_create(env: dict[str, str], admin_redis: Any) -> None:
+    created = as_json(run_cli(env, "user", "create", "alice"))
+    assert list(created) == ["Username", "Sub", "UserPoolId", "UserStatus", "Enabled"]
+    assert created["Username"] == "alice"
+    assert str(uuid.UUID(created["Sub"])) == created["Sub"]
+    assert (created["UserPoolId"], created["UserStatus"], created["Enabled"]) == (
+        POOL,
+        "CONFIRMED",
+        True,
+    )
+    user = admin_redis.hgetall(keys.UserKeys(POOL, created["Sub"]).user)
+    assert (user[b"username"], user[b"status"], user[b"enabled"]) == (b"alice", b"CONFIRMED", b"1")
+
+
+def test_user_update_and_delete(
+    env: dict[str, str], main: Runner, admin: Admin, admin_redis: Any
+) -> None:
+    user = admin.create_user("alice")
+    user_key = user.keys.user
+    updated, deleted = run_parallel(
+        env,
+        ["user", "update", "alice", "--status", "RESET_REQUIRED", "--disable"],
+        ["user", "delete", "bob"],
+    )
+    assert updated.returncode == 0, updated.stderr
+    view = as_json(updated)
+    assert (view["Sub"], view["UserStatus"], view["Enabled"]) == (user.sub, "RESET_REQUIRED", False)
+    assert admin_redis.hget(user_key, "enabled") == b"0"
+    assert (deleted.returncode, deleted.stderr) == (1, "error: User does not exist.\n")
+
+    view = as_json(main("user", "update", "alice", "--enable"))
+    assert (view["UserStatus"], view["Enabled"]) == ("RESET_REQUIRED", True)
+    view = as_json(main("user", "update", "alice", "--status", "UNCONFIRMED"))
+    assert (view["UserStatus"], view["Enabled"]) == ("UNCONFIRMED", True)
+    bad = main("user", "update", "alice", "--enable", "--disable", ok=False)
+    assert bad.returncode == 2
+
+    gone = run_cli(env, "user", "delete", "alice")
+    assert gone.stdout == ""
+    assert not admin_redis.exists(user_key)
+    assert main("user", "update", "alice", "--enable", ok=False).stderr == (
+        "error: User does not exist.\n"
+    )
+
+
+def test_user_create_options(main: Runner, admin: Admin) -> None:
+    admin.run(lambda r: store.create_pool(r, admin.settings, "us-east-1_Other"))
+    view = as_json(
+        main(
+            "user",
+            "create",
+            "bob",
+            "--pool-id",
+            "us-east-1_Other",
+            "--status",
+            "UNCONFIRMED",
+            "--disabled",
+        )
+    )
+    assert (view["UserPoolId"], view["UserStatus"], view["Enabled"]) == (
+        "us-east-1_Other",
+        "UNCONFIRMED",
+        False,
+    )
+    duplicate = main("user", "create", "bob", "--pool-id", "us-east-1_Other", ok=False)
+    assert (duplicate.returncode, duplicate.stderr) == (1, "error: User account already exists\n")
+    bad = main("user", "create", "carl", "--status", "ARCHIVED", ok=False)
+    assert bad.returncode == 2
+    assert "invalid choice" in bad.stderr
+    nowhere = main("user", "create", "carl", "--pool-id", "us-east-1_Nope", ok=False)
+    assert (nowhere.returncode, nowhere.stderr) == (
+        1,
+        "error: User pool us-east-1_Nope does not exist.\n",
+    )
+
+
+def test_user_sign_out_revokes(
+    live: LiveServer, env: dict[str, str], admin: Admin, admin_redis: Any
+) -> None:
+    user, device, token = admin.user_with_device("iris")
+    assert get_device(live.url, token, device).status == 200
+    before = time.time()
+    out = as_json(run_cli(env, "user", "sign-out", "iris"))
+    assert list(out) == ["Username", "SignedOutAt"]
+    assert out["Username"] == "iris"
+    assert before - 1 <= out["SignedOutAt"] <= time.time() + 1
+    assert int(admin_redis.hget(user.keys.user, "signed_out_ms")) == round(
+        out["SignedOutAt"] * 1000
+    )
+    assert_cognito_error(
+        get_device(live.url, token, device),
+        "NotAuthorizedException",
+        "Access Token has been revoked",
+        400,
+    )
+
+
+# -- devices and tokens, checked against the live server ----------------------------------------
+def test_device_add_prints_what_get_device_returns(
+    live: LiveServer, env: dict[str, str], admin: Admin
+) -> None:
+    admin.create_user("erin")
+    printed = as_json(
+        run_cli(
+            env,
+            "device",
+            "add",
+            "erin",
+            "--name",
+            "Erin's tablet",
+            "--ip",
+            "203.0.113.4",
+            "--not-remembered",
+        )
+    )
+    answer = get_device(live.url, admin.token("erin"), printed["DeviceKey"])
+    assert answer.status == 200
+    assert printed == answer.json()["Device"]
+    attributes = {a["Name"]: a["Value"] for a in printed["DeviceAttributes"]}
+    assert attributes["device_name"] == "Erin's tablet"
+    assert attributes["last_ip_used"] == "203.0.113.4"
+    assert attributes["dev:device_remembered_status"] == "not_remembered"
+
+
+def test_device_add_options(live: LiveServer, main: Runner, admin: Admin) -> None:
+    admin.create_user("fred")
+    key = "us-east-1_0123abcd-0000-4000-8000-000000000001"
+    device = as_json(main("device", "add", "fred", "--key", key))
+    assert device["DeviceKey"] == key
+    assert device == get_device(live.url, admin.token("fred"), key).json()["Device"]
+    # No name: no device_name attribute; remembered by default.
+    assert [(a["Name"], a["Value"]) for a in device["DeviceAttributes"]] == [
+        ("device_status", "valid"),
+        (
+            "dev:device_arn",
+            f"arn:aws:cognito-idp:us-east-1:000000000000:owner/fred.{POOL}/device/{key}",
+        ),
+        ("dev:device_owner", f"fred.{POOL}"),
+        ("last_ip_used", "127.0.0.1"),
+        ("dev:device_remembered_status", "remembered"),
+        ("dev:device_sdk", "aws-sdk"),
+    ]
+    bad = main("device", "add", "fred", "--key", "not a key", ok=False)
+    assert bad.returncode == 1
+    assert bad.stderr.startswith(
+        "error: InvalidParameterException: 1 validation error detected: "
+        "Value 'not a key' at 'deviceKey'"
+    )
+    nobody = main("device", "add", "nobody", ok=False)
+    assert (nobody.returncode, nobody.stderr) == (1, "error: User does not exist.\n")
+
+
+def test_token_prints_only_the_token(live: LiveServer, env: dict[str, str], admin: Admin) -> None:
+    user = admin.create_user("gina")
+    device = admin.add_device(user)
+    proc = run_cli(env, "token", "gina", "--device-key", device)
+    # Only the token on stdout, so that TOKEN=$(python -m service token gina) works.
+    assert proc.stderr == ""
+    assert proc.stdout.endswith("\n")
+    assert proc.stdout.count("\n") == 1
+    token = proc.stdout[:-1]
+    assert token.count(".") == 2
+    header, payload = split_token(token)
+    assert list(header) == ["kid", "alg"]
+    assert header["alg"] == "RS256"
+    assert (payload["username"], payload["sub"]) == ("gina", user.sub)
+    assert payload["device_key"] == device
+    assert payload["exp"] - payload["iat"] == 3600
+    assert get_device(live.url, token, device).status == 200
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--ttl", "-5"], "Access Token has expired"),
+        (["--scope", "openid", "--scope", "email"], "Access Token does not have required scopes"),
+        (["--client-id", "someone-else"], "Invalid Access Token"),
+    ],
+)
+def test_token_options(
+    live: LiveServer, main: Runner, admin: Admin, args: list[str], message: str
+) -> None:
+    device = admin.add_device(admin.create_user("hank"))
+    token = main("token", "hank", *args).stdout.strip()
+    assert_cognito_error(
+        get_device(live.url, token, device), "NotAuthorizedException", message, 400
+    )
+
+
+def test_token_ttl(main: Runner, admin: Admin) -> None:
+    admin.create_user("hal")
+    payload = split_token(main("token", "hal", "--ttl", "60").stdout.strip())[1]
+    assert payload["exp"] - payload["iat"] == 60
+    assert main("token", "nobody", ok=False).stderr == "error: User does not exist.\n"
+
+
+# -- help ------------------------------------------------------------------------------------------
+COMMANDS = [
+    ["serve"],
+    ["pool", "create"],
+    ["pool", "show"],
+    ["pool", "update"],
+    ["pool", "delete"],
+    ["user", "create"],
+    ["user", "update"],
+    ["user", "delete"],
+    ["user", "sign-out"],
+    ["revoke-token"],
+    ["device", "add"],
+    ["token"],
+    ["redis", "url"],
+    ["redis", "stop"],
+]
+
+
+def test_help_as_a_subprocess() -> None:
+    proc = run_cli(clean_env(), "--help")
+    assert proc.stdout.startswith("usage: python -m service")
+    for command in ("serve", "pool", "user", "device", "token", "redis"):
+        assert command in proc.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=[" ".join(c) for c in COMMANDS])
+def test_help_on_each_command(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main([*command, "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: python -m service {' '.join(command)}")
+    assert "--help" in out
+
+
+def test_a_bad_setting_is_named(main: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("USER_BURST", "lots")
+    proc = main("redis", "url", ok=False)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: USER_BURST='lots' is invalid")
+
+
+# -- the embedded Redis ----------------------------------------------------------------------------
+def _alive(sock: Path) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        try:
+            s.connect(str(sock))
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+
+def _wait_down(sock: Path, timeout_s: float = 10) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while _alive(sock):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.fixture
+def embedded_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    data = tmp_path / "d"
+    yield clean_env(DATA_DIR=str(data))
+    # Never leave a daemonized redis-server behind, whatever the test did.
+    pidfile = data / "redis.pid"
+    if _alive(data / "redis.sock") and pidfile.exists():
+        os.kill(int(pidfile.read_text().strip()), signal.SIGTERM)
+        _wait_down(data / "redis.sock")
+
+
+def test_embedded_redis_is_started_once_and_shared(embedded_env: dict[str, str]) -> None:
+    data = Path(embedded_env["DATA_DIR"])
+    sock = data / "redis.sock"
+    assert not sock.exists()
+
+    created = as_json(run_cli(embedded_env, "user", "create", "jane"))
+    assert _alive(sock)
+    pid = (data / "redis.pid").read_text().strip()
+
+    # Later commands find the same server (same pid) and the user in it.
+    minted, url = run_parallel(embedded_env, ["token", "jane"], ["redis", "url"])
+    assert split_token(minted.stdout.strip())[1]["sub"] == created["Sub"]
+    assert url.stdout == f"unix://{sock.resolve()}\n"
+    assert (data / "redis.pid").read_text().strip() == pid
+
+    # Stop it; the next command starts it again, and the data persisted.
+    assert run_cli(embedded_env, "redis", "stop").stdout == "stopped\n"
+    assert _wait_down(sock)
+    again = run_cli(embedded_env, "user", "create", "jane", ok=False)
+    assert (again.returncode, again.stderr) == (1, "error: User account already exists\n")
+    assert _alive(sock)
+
+
+def test_redis_stop_when_nothing_runs(
+    tmp_path: Path, main: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("REDIS_URL")
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "empty"))
+    assert main("redis", "stop").stdout == "not running\n"
+
+
+def test_with_redis_url_set_nothing_is_started(env: dict[str, str], main: Runner) -> None:
+    main("user", "create", "kim")
+    assert main("redis", "url").stdout == env["REDIS_URL"] + "\n"
+    assert not (Path(env["DATA_DIR"]) / "redis.sock").exists()

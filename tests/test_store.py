@@ -1,0 +1,260 @@
+"""service.store: pools, users and devices in Redis, and the key layout of service.keys."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+from redis.crc import key_slot
+
+from service import keys, store
+from service.settings import Settings
+from tests.conftest import Admin, LiveServer
+from tests.helpers_tokens import get_device, split_token, user_keys_in_redis
+
+POOL = "us-east-1_LocalPool"
+
+
+@pytest.fixture
+async def r(settings: Settings, clean_redis: None) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(settings.redis_url)
+    yield client
+    await client.aclose()
+
+
+def _slot(key: str) -> int:
+    return int(key_slot(key.encode()))
+
+
+# -- pools ---------------------------------------------------------------------------------------
+async def test_the_default_pool_exists_without_set_up(
+    r: aioredis.Redis, settings: Settings
+) -> None:
+    # clean_redis did what every command and the server do first: ensure_default_pool.
+    record = await store.pool_record(r, settings.default_pool_id)
+    assert record["id"] == POOL
+    assert record["issuer"] == f"https://cognito-idp.us-east-1.amazonaws.com/{POOL}"
+    assert record["device_tracking"] == "1"
+    kid = record["kid"]
+    # Ensuring again changes nothing: same keys, same version.
+    version = await r.get(keys.POOLS_VERSION)
+    await store.ensure_default_pool(r, settings)
+    assert (await store.pool_record(r, POOL))["kid"] == kid
+    assert await r.get(keys.POOLS_VERSION) == version
+
+
+async def test_ensure_default_pool_on_an_empty_redis(r: aioredis.Redis, settings: Settings) -> None:
+    await r.flushall()
+    await asyncio.gather(*(store.ensure_default_pool(r, settings) for _ in range(4)))
+    assert await r.smembers(keys.POOLS) == {POOL.encode()}
+    assert (await store.pool_record(r, POOL))["id"] == POOL
+
+
+async def test_create_pool_is_atomic(r: aioredis.Redis, settings: Settings) -> None:
+    # Two operators (or two workers) creating the same pool at once: exactly one wins; the other
+    # is told the pool exists, instead of both printing client ids of which one is then lost.
+    results = await asyncio.gather(
+        *(store.create_pool(r, settings, "us-east-1_Race") for _ in range(4)),
+        return_exceptions=True,
+    )
+    created = [x for x in results if isinstance(x, dict)]
+    refused = [x for x in results if isinstance(x, store.StoreError)]
+    assert len(created) == 1, results
+    assert len(refused) == 3
+    assert (await store.pool_record(r, "us-east-1_Race"))["kid"] == created[0]["kid"]
+
+
+async def test_pool_lifecycle(r: aioredis.Redis, settings: Settings) -> None:
+    versions = [await r.get(keys.POOLS_VERSION)]
+    record = await store.create_pool(r, settings, "eu-west-1_Life", client_ids=["c1", "c2"])
+    versions.append(await r.get(keys.POOLS_VERSION))
+    assert record["region"] == "eu-west-1"
+    assert record["clients"] == '["c1","c2"]'
+    with pytest.raises(store.StoreError, match=r"^User pool eu-west-1_Life already exists\.$"):
+        await store.create_pool(r, settings, "eu-west-1_Life")
+
+    await store.update_pool(r, "eu-west-1_Life", device_tracking=False)
+    versions.append(await r.get(keys.POOLS_VERSION))
+    assert (await store.pool_record(r, "eu-west-1_Life"))["device_tracking"] == "0"
+
+    await store.delete_pool(r, "eu-west-1_Life")
+    versions.append(await r.get(keys.POOLS_VERSION))
+    with pytest.raises(store.StoreError, match=r"^User pool eu-west-1_Life does not exist\.$"):
+        await store.pool_record(r, "eu-west-1_Life")
+    with pytest.raises(store.StoreError):
+        await store.update_pool(r, "eu-west-1_Life", device_tracking=True)
+    # The deleted pool's record stays (its tokens must still verify, to be told it is gone).
+    assert await r.hget(keys.pool("eu-west-1_Life"), "deleted") == b"1"
+    assert await r.sismember(keys.POOLS, "eu-west-1_Life")
+
+    # Every change is announced with a new version value.
+    assert len(set(versions)) == len(versions)
+
+    # A deleted pool's id can be used again, with new keys.
+    again = await store.create_pool(r, settings, "eu-west-1_Life")
+    assert again["kid"] != record["kid"]
+    assert (await store.pool_record(r, "eu-west-1_Life"))["deleted"] == "0"
+
+
+async def test_a_pool_with_external_keys_cannot_mint(r: aioredis.Redis, settings: Settings) -> None:
+    jwks = {
+        "keys": [{"kid": "k", "alg": "RS256", "kty": "RSA", "e": "AQAB", "n": "AAAA", "use": "sig"}]
+    }
+    record = await store.create_pool(
+        r, settings, "us-east-1_External", jwks=jwks, issuer="https://issuer.example.com/x"
+    )
+    assert "private_pem" not in record
+    assert record["issuer"] == "https://issuer.example.com/x"
+    with pytest.raises(store.StoreError, match="external keys"):
+        await store.signing_key(r, "us-east-1_External")
+
+
+# -- users ---------------------------------------------------------------------------------------
+async def test_duplicate_user(r: aioredis.Redis) -> None:
+    first = await store.create_user(r, POOL, "alice")
+    with pytest.raises(store.StoreError, match=r"^User account already exists$"):
+        await store.create_user(r, POOL, "alice")
+    assert (await store.get_user(r, POOL, "alice")).sub == first.sub
+
+
+async def test_concurrent_creation_of_one_user(r: aioredis.Redis) -> None:
+    results = await asyncio.gather(
+        *(store.create_user(r, POOL, "bob") for _ in range(5)), return_exceptions=True
+    )
+    users = [x for x in results if isinstance(x, store.User)]
+    assert len(users) == 1
+    assert (await store.get_user(r, POOL, "bob")).sub == users[0].sub
+
+
+async def test_users_need_an_existing_pool(r: aioredis.Redis) -> None:
+    with pytest.raises(store.StoreError, match=r"^User pool us-east-1_None does not exist\.$"):
+        await store.create_user(r, "us-east-1_None", "carl")
+
+
+async def test_user_fields_and_updates(r: aioredis.Redis) -> None:
+    user = await store.create_user(r, POOL, "dana", status="UNCONFIRMED", enabled=False)
+    stored = await r.hgetall(user.keys.user)
+    assert stored[b"username"] == b"dana"
+    assert stored[b"sub"] == user.sub.encode()
+    assert (stored[b"status"], stored[b"enabled"]) == (b"UNCONFIRMED", b"0")
+    assert await r.hget(keys.pool_usernames(POOL), "dana") == user.sub.encode()
+
+    updated = await store.update_user(r, POOL, "dana", status="CONFIRMED", enabled=True)
+    assert (updated.status, updated.enabled, updated.sub) == ("CONFIRMED", True, user.sub)
+    unchanged = await store.update_user(r, POOL, "dana")
+    assert unchanged == updated
+
+
+async def test_sign_out_uses_redis_time(r: aioredis.Redis) -> None:
+    await store.create_user(r, POOL, "erin")
+    before = await store.server_ms(r)
+    cutoff = await store.sign_out_user(r, POOL, "erin")
+    after = await store.server_ms(r)
+    assert before <= cutoff <= after
+    user = await store.get_user(r, POOL, "erin")
+    assert int(await r.hget(user.keys.user, "signed_out_ms")) == cutoff
+
+
+async def test_add_device(r: aioredis.Redis) -> None:
+    user = await store.create_user(r, POOL, "fay")
+    fields = await store.add_device(r, user, name="phone", ip="192.0.2.9")
+    assert re.fullmatch(
+        r"us-east-1_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
+        fields["key"],
+    )
+    stored = {
+        k.decode(): v.decode()
+        for k, v in (await r.hgetall(user.keys.device(fields["key"]))).items()
+    }
+    assert stored == fields
+    assert (stored["status"], stored["remembered"], stored["sdk"]) == (
+        "valid",
+        "remembered",
+        "aws-sdk",
+    )
+    assert stored["create_ms"] == stored["modified_ms"]
+    assert int(stored["last_auth_ms"]) % 1000 == 0
+    assert int(stored["create_ms"]) - int(stored["last_auth_ms"]) < 1000
+    assert await r.smembers(user.keys.devices) == {fields["key"].encode()}
+
+
+# -- deleting a user, and the key layout -----------------------------------------------------------
+def _populate(live: LiveServer, admin: Admin, name: str) -> tuple[store.User, list[str]]:
+    """A user with every kind of key: devices, bucket, cached claims, revoked origin_jti."""
+    user = admin.create_user(name)
+    devices = [admin.add_device(user, name="a"), admin.add_device(user, name="b")]
+    token = admin.token(name)
+    assert get_device(live.url, token, devices[0]).status == 200
+    origin = split_token(admin.token(name))[1]["origin_jti"]
+    admin.run(lambda r: store.revoke_origin_jti(r, POOL, user.sub, origin))
+    admin.run(lambda r: store.sign_out_user(r, POOL, name))
+    return user, devices
+
+
+def test_every_key_of_a_user_shares_one_hash_slot(live: LiveServer, admin: Admin) -> None:
+    user, devices = _populate(live, admin, "gus")
+    found = user_keys_in_redis(admin.redis, POOL, user.sub)
+    k = keys.UserKeys(POOL, user.sub)
+    expected = {k.user, k.devices, k.bucket, k.revoked, *(k.device(d) for d in devices)}
+    assert expected <= set(found)
+    assert any(":claims:" in key for key in found)
+    # Nothing of this user lives outside its tag, and everything under it is one slot.
+    everything = [
+        key.decode() for key in admin.redis.scan_iter(count=1000) if user.sub.encode() in key
+    ]
+    assert sorted(everything) == found
+    tag = f"{{{POOL}/{user.sub}}}"
+    assert all(tag in key for key in found)
+    assert len({_slot(key) for key in found}) == 1
+    assert _slot(k.claims("0" * 40)) == _slot(k.user) == _slot(k.device("us-east-1_x"))
+
+
+def test_keys_use_one_prefix_and_the_documented_layout() -> None:
+    k = keys.UserKeys("us-east-1_P", "S")
+    assert keys.PREFIX == "cgd:"
+    assert keys.POOLS == "cgd:pools"
+    assert keys.POOLS_VERSION == "cgd:pools:version"
+    assert keys.pool("us-east-1_P") == "cgd:pool:{us-east-1_P}"
+    assert keys.pool_usernames("us-east-1_P") == "cgd:pool:{us-east-1_P}:usernames"
+    assert keys.pool_bucket("us-east-1_P") == "cgd:pool:{us-east-1_P}:bucket"
+    assert (k.user, k.devices, k.bucket, k.revoked) == (
+        "cgd:user:{us-east-1_P/S}",
+        "cgd:user:{us-east-1_P/S}:devices",
+        "cgd:user:{us-east-1_P/S}:bucket",
+        "cgd:user:{us-east-1_P/S}:revoked",
+    )
+    assert k.device("us-east-1_d") == "cgd:user:{us-east-1_P/S}:device:us-east-1_d"
+    assert k.claims("abc") == "cgd:user:{us-east-1_P/S}:claims:abc"
+    # A pool's own keys share the pool's slot.
+    assert (
+        len(
+            {
+                _slot(keys.pool("p_1")),
+                _slot(keys.pool_usernames("p_1")),
+                _slot(keys.pool_bucket("p_1")),
+            }
+        )
+        == 1
+    )
+
+
+def test_delete_user_removes_every_key_of_the_user(live: LiveServer, admin: Admin) -> None:
+    user, _ = _populate(live, admin, "hana")
+    other, _ = _populate(live, admin, "ivo")
+    others_before = user_keys_in_redis(admin.redis, POOL, other.sub)
+
+    admin.run(lambda r: store.delete_user(r, POOL, "hana"))
+
+    assert user_keys_in_redis(admin.redis, POOL, user.sub) == []
+    assert admin.redis.hget(keys.pool_usernames(POOL), "hana") is None
+    assert user_keys_in_redis(admin.redis, POOL, other.sub) == others_before
+    with pytest.raises(store.StoreError, match=r"^User does not exist\.$"):
+        admin.run(lambda r: store.get_user(r, POOL, "hana"))
+
+
+def test_delete_user_of_an_unknown_user(admin: Admin, live: LiveServer) -> None:
+    with pytest.raises(store.StoreError, match=r"^User does not exist\.$"):
+        admin.run(lambda r: store.delete_user(r, POOL, "nobody"))

@@ -1,0 +1,233 @@
+"""Input validation: Cognito's messages byte for byte, and the constraints checked against the
+installed botocore model so they cannot drift."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import botocore
+import pytest
+from botocore.exceptions import ClientError
+
+from service.errors import InvalidParameterException, SerializationException
+from service.validation import GET_DEVICE_INPUT, validate
+from tests.conftest import Admin, LiveServer
+from tests.helpers_tokens import assert_boto_error, assert_cognito_error, call
+
+KEY_PATTERN = r"[\w-]+_[0-9a-f-]+"
+TOKEN_PATTERN = "[A-Za-z0-9-_=.]+"
+
+
+def where(value: str | None, member: str) -> str:
+    shown = (
+        "Value null at"
+        if value is None
+        else ("Value at" if member == "accessToken" else f"Value '{value}' at")
+    )
+    return f"{shown} '{member}' failed to satisfy constraint: "
+
+
+def key_pattern(value: str | None) -> str:
+    return (
+        where(value, "deviceKey") + f"Member must satisfy regular expression pattern: {KEY_PATTERN}"
+    )
+
+
+def token_pattern() -> str:
+    return (
+        where("x", "accessToken")
+        + f"Member must satisfy regular expression pattern: {TOKEN_PATTERN}"
+    )
+
+
+def detected(*failures: str) -> str:
+    n = len(failures)
+    return f"{n} validation error{'' if n == 1 else 's'} detected: " + "; ".join(failures)
+
+
+LONG_BAD = "us-east-1_" + "g" * 50  # 60 characters, and g is not hex
+LONG_GOOD = "us-east-1_" + "a" * 46  # 56 characters of a valid pattern
+
+CASES: list[tuple[str, dict[str, Any], str]] = [
+    ("pattern", {"DeviceKey": "abc"}, detected(key_pattern("abc"))),
+    ("uppercase hex", {"DeviceKey": "us-east-1_ABC"}, detected(key_pattern("us-east-1_ABC"))),
+    ("non-ASCII word character", {"DeviceKey": "ré_0"}, detected(key_pattern("ré_0"))),
+    ("trailing newline", {"DeviceKey": "a_0\n"}, detected(key_pattern("a_0\n"))),
+    ("null", {"DeviceKey": None}, detected(where(None, "deviceKey") + "Member must not be null")),
+    ("missing", {}, detected(where(None, "deviceKey") + "Member must not be null")),
+    (
+        "too long, and the pattern fails: length first",
+        {"DeviceKey": LONG_BAD},
+        detected(
+            where(LONG_BAD, "deviceKey") + "Member must have length less than or equal to 55",
+            key_pattern(LONG_BAD),
+        ),
+    ),
+    (
+        "too long, pattern fine",
+        {"DeviceKey": LONG_GOOD},
+        detected(
+            where(LONG_GOOD, "deviceKey") + "Member must have length less than or equal to 55"
+        ),
+    ),
+    (
+        "empty",
+        {"DeviceKey": ""},
+        detected(
+            where("", "deviceKey") + "Member must have length greater than or equal to 1",
+            key_pattern(""),
+        ),
+    ),
+    (
+        "sensitive access token",
+        {"DeviceKey": "a_0", "AccessToken": "s3cr3t!value"},
+        detected(token_pattern()),
+    ),
+    ("empty access token", {"DeviceKey": "a_0", "AccessToken": ""}, detected(token_pattern())),
+    (
+        "two members",
+        {"DeviceKey": "abc", "AccessToken": "s3cr3t value"},
+        detected(key_pattern("abc"), token_pattern()),
+    ),
+    (
+        "null key and a bad token",
+        {"AccessToken": "bad token"},
+        detected(where(None, "deviceKey") + "Member must not be null", token_pattern()),
+    ),
+    (
+        "three failures",
+        {"DeviceKey": LONG_BAD, "AccessToken": "bad token"},
+        detected(
+            where(LONG_BAD, "deviceKey") + "Member must have length less than or equal to 55",
+            key_pattern(LONG_BAD),
+            token_pattern(),
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "body", "message"), CASES, ids=[c[0] for c in CASES])
+def test_messages(name: str, body: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidParameterException) as info:
+        validate(body, GET_DEVICE_INPUT)
+    assert info.value.message == message
+    assert info.value.status == 400
+    assert info.value.type_name == "InvalidParameterException"
+
+
+@pytest.mark.parametrize(("name", "body", "message"), CASES, ids=[c[0] for c in CASES])
+def test_messages_on_the_wire(
+    live_session: LiveServer, name: str, body: dict[str, Any], message: str
+) -> None:
+    answer = call(live_session.url, body)
+    if "\n" in message:
+        # A header cannot carry a newline; the body carries the message exactly.
+        assert (answer.status, answer.json()) == (
+            400,
+            {"__type": "InvalidParameterException", "message": message},
+        )
+    else:
+        assert_cognito_error(answer, "InvalidParameterException", message, 400)
+    secret = body.get("AccessToken")
+    if secret:
+        assert secret.encode() not in answer.body
+        assert all(secret not in v for v in answer.headers.values())
+
+
+def test_messages_through_boto3(cognito: Any, admin: Admin) -> None:
+    # boto3 sends bad patterns, over-long keys and an empty AccessToken to the server.
+    for kwargs, message in (
+        ({"DeviceKey": "abc", "AccessToken": "a.b.c"}, detected(key_pattern("abc"))),
+        ({"DeviceKey": LONG_BAD, "AccessToken": "a.b.c"}, CASES[6][2]),
+        ({"DeviceKey": "a_0", "AccessToken": ""}, detected(token_pattern())),
+        (
+            {"DeviceKey": "abc", "AccessToken": "s3cr3t value"},
+            detected(key_pattern("abc"), token_pattern()),
+        ),
+    ):
+        with pytest.raises(ClientError) as info:
+            cognito.get_device(**kwargs)
+        assert_boto_error(info, "InvalidParameterException", message, 400)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "us-east-1_07032954-25bf-4781-b596-9d675d901072",
+        "a_0",
+        "__0",
+        "a-b_c",
+        "a_b_c",
+        "A1_-",
+        "us-east-1_" + "a" * 45,
+    ],
+)
+def test_valid_keys(key: str) -> None:
+    assert len(key) <= 55
+    assert validate({"DeviceKey": key, "AccessToken": "aB0-_=.x"}, GET_DEVICE_INPUT) == {
+        "DeviceKey": key,
+        "AccessToken": "aB0-_=.x",
+    }
+
+
+def test_access_token_is_optional() -> None:
+    assert validate({"DeviceKey": "a_0"}, GET_DEVICE_INPUT) == {
+        "DeviceKey": "a_0",
+        "AccessToken": None,
+    }
+    assert (
+        validate({"DeviceKey": "a_0", "AccessToken": None}, GET_DEVICE_INPUT)["AccessToken"] is None
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (1, "NUMBER_VALUE can not be converted to a String"),
+        (True, "TRUE_VALUE can not be converted to a String"),
+        (False, "FALSE_VALUE can not be converted to a String"),
+        ({}, "Start of structure or map found where not expected."),
+        ([], "Start of list found where not expected"),
+    ],
+)
+def test_wrong_types_are_serialization_errors(value: Any, message: str) -> None:
+    with pytest.raises(SerializationException) as info:
+        validate({"DeviceKey": value}, GET_DEVICE_INPUT)
+    assert info.value.message == message
+
+
+# -- the constraints against the installed botocore model --------------------------------------
+def _model() -> dict[str, Any]:
+    data = Path(botocore.__file__).parent / "data" / "cognito-idp"
+    [path] = sorted(data.glob("*/service-2.json.gz"))[-1:]
+    return json.loads(gzip.decompress(path.read_bytes()))  # type: ignore[no-any-return]
+
+
+def test_constraints_match_the_botocore_model() -> None:
+    model = _model()
+    request = model["shapes"][model["operations"]["GetDevice"]["input"]["shape"]]
+    members = request["members"]
+    assert [m.name for m in GET_DEVICE_INPUT] == list(members)  # also the order of messages
+    for member in GET_DEVICE_INPUT:
+        shape = model["shapes"][members[member.name]["shape"]]
+        assert shape["type"] == "string", member.name
+        assert member.required == (member.name in request.get("required", [])), member.name
+        assert member.min_len == shape.get("min"), member.name
+        assert member.max_len == shape.get("max"), member.name
+        assert member.pattern == shape.get("pattern"), member.name
+        assert member.sensitive == bool(shape.get("sensitive", False)), member.name
+        assert member.wire_name == member.name[0].lower() + member.name[1:]
+
+
+def test_the_model_still_says_what_the_reference_says() -> None:
+    # If these change, REFERENCE.md and the README need a look too.
+    model = _model()
+    shapes = model["shapes"]
+    assert model["metadata"]["targetPrefix"] == "AWSCognitoIdentityProviderService"
+    assert model["metadata"]["jsonVersion"] == "1.1"
+    assert model["operations"]["GetDevice"]["authtype"] == "none"
+    assert shapes["DeviceKeyType"]["pattern"] == KEY_PATTERN
+    assert shapes["TokenModelType"]["pattern"] == TOKEN_PATTERN
