@@ -103,9 +103,34 @@ def redis_server() -> Iterator[RedisServer]:
     server.stop()
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run a module on several Redis backends when it says `BACKENDS = ("single", "cluster")`.
+    Every other module runs on a single redis-server."""
+    if "backend" in metafunc.fixturenames:
+        backends = getattr(metafunc.module, "BACKENDS", ("single",))
+        metafunc.parametrize("backend", backends, indirect=True, scope="session")
+
+
 @pytest.fixture(scope="session")
-def redis_url(redis_server: RedisServer) -> str:
-    return redis_server.url
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[Any]:
+    """A real Redis Cluster (3 primaries, 3 replicas), started once, on first use."""
+    from tests.redis_cluster import RedisCluster
+
+    cluster = RedisCluster().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(backend: str, request: pytest.FixtureRequest) -> str:
+    if backend == "cluster":
+        return str(request.getfixturevalue("redis_cluster").url)
+    return str(request.getfixturevalue("redis_server").url)
 
 
 def make_settings(redis_url: str, **overrides: Any) -> Settings:

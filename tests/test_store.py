@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 from redis.crc import key_slot
 
-from service import keys, store
+from service import connect, keys, store
 from service.settings import Settings
 from tests.conftest import Admin, LiveServer
 from tests.helpers_tokens import get_device, split_token, user_keys_in_redis
@@ -20,7 +20,7 @@ POOL = "us-east-1_LocalPool"
 
 @pytest.fixture
 async def r(settings: Settings, clean_redis: None) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(settings.redis_url)
+    client = connect.admin_client(settings.redis_url, 5)
     yield client
     await client.aclose()
 

@@ -34,6 +34,9 @@ from tests.helpers_tokens import (
     with_payload,
 )
 
+# The whole wire contract runs on a single redis-server and on a Redis Cluster.
+BACKENDS = ("single", "cluster")
+
 POOL = "us-east-1_LocalPool"
 ACCOUNT = "000000000000"
 INVALID = "Invalid Access Token"
