@@ -229,6 +229,7 @@ class RedisPipe:
                 await self._sweeper
         if self._proto is not None and self._proto.transport is not None:
             self._proto.transport.close()
+            await asyncio.sleep(0)  # let the transport finish closing before the loop goes
         self._proto = None
 
     # -- commands ------------------------------------------------------------------------
