@@ -64,13 +64,24 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     app[PIPE] = pipe
     app[REGISTRY] = registry
     app[OPERATIONS] = operations(settings, registry, pipe)
-    refresher = asyncio.create_task(registry.refresh_forever(admin, settings.pool_refresh_s))
+    tasks = [
+        asyncio.create_task(registry.refresh_forever(admin, settings.pool_refresh_s)),
+        asyncio.create_task(_flush_metrics_forever()),
+    ]
     yield
-    refresher.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await refresher
+    for task in tasks:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    metrics.RECORDER.flush()
     await pipe.close()
     await admin.aclose()
+
+
+async def _flush_metrics_forever() -> None:
+    while True:
+        await asyncio.sleep(metrics.FLUSH_PERIOD_S)
+        metrics.RECORDER.flush()
 
 
 async def handle_api(request: web.Request) -> web.Response:
@@ -78,7 +89,8 @@ async def handle_api(request: web.Request) -> web.Response:
     app = request.app
     request_id = app[IDS].next()
     started = time.perf_counter()
-    metrics.IN_FLIGHT.inc()
+    recorder = metrics.RECORDER
+    recorder.in_flight += 1
     error: CognitoError | None = None
     try:
         response = protocol.ok(await _dispatch(request), request_id)
@@ -87,14 +99,14 @@ async def handle_api(request: web.Request) -> web.Response:
     except RedisOverloaded:
         error = TooManyRequestsException("Rate exceeded")
     except (RedisUnavailable, RedisReplyError) as exc:
-        metrics.REDIS_ERRORS.inc()
+        recorder.redis_errors += 1
         log.error("redis failure: %s", exc, extra={REQUEST_ID: request_id})
         error = InternalErrorException()
     except Exception:
         log.exception("unexpected failure", extra={REQUEST_ID: request_id})
         error = InternalErrorException()
     finally:
-        metrics.IN_FLIGHT.dec()
+        recorder.in_flight -= 1
     if error is not None:
         response = protocol.error(error, request_id)
     # Label by operation only for operations we serve: a label from a header would let any
@@ -104,7 +116,7 @@ async def handle_api(request: web.Request) -> web.Response:
     if name not in app[OPERATIONS]:
         name = "unknown"
     type_name = "OK" if error is None else error.type_name
-    metrics.answered(name, type_name, time.perf_counter() - started)
+    recorder.answered(name, type_name, time.perf_counter() - started)
     return response
 
 
@@ -176,7 +188,7 @@ def _not_found(request: web.Request, pool_id: str) -> web.Response:
 
 
 async def handle_metrics(request: web.Request) -> web.Response:
-    body, content_type = await asyncio.to_thread(metrics.exposition)
+    body, content_type = metrics.exposition()
     return web.Response(body=body, headers={"Content-Type": content_type})
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,6 +20,8 @@ Operation = Callable[[dict[str, Any]], Awaitable[bytes]]
 # Cache of token -> where its claims live, so a warm request skips decoding and digesting.
 # Bounded; oldest entries go first. Cleared whenever the pools change.
 ROUTE_CACHE_MAX = 65536
+# Answers already serialised, by (pool, script reply); oldest go first.
+BODY_CACHE_MAX = 16384
 
 
 class Route:
@@ -60,6 +63,7 @@ class GetDevice:
         self.pipe = pipe
         self._bucket_args = (settings.user_rate_per_s, settings.user_burst)
         self._max_ttl_ms = settings.claims_cache_max_ttl_s * 1000
+        self._bodies: dict[tuple[Any, ...], bytes] = {}
 
     def _route(self, token: str) -> Route:
         routes = self.registry.routes
@@ -78,7 +82,7 @@ class GetDevice:
         return Route(pool, sub, token)
 
     async def __call__(self, body: dict[str, Any]) -> bytes:
-        values = validate(body, GET_DEVICE_INPUT)
+        values = validate(body, GET_DEVICE_INPUT, known=self.registry.routes)
         token = values["AccessToken"]
         device_key = values["DeviceKey"]
         assert device_key is not None  # validate() enforces `required`
@@ -87,11 +91,14 @@ class GetDevice:
         route = self._route(token)
         uk = route.user_keys
         script_keys = (route.claims_key, uk.base, uk.bucket, uk.revoked, uk.device(device_key))
+        recorder = metrics.RECORDER
+        started = time.perf_counter()
         reply = await self.pipe.evalsha(lua.GET_DEVICE, script_keys, (*self._bucket_args, 0))
+        recorder.redis_call(time.perf_counter() - started)
         if reply[0] != b"MISS":
-            metrics.CACHE_HIT.inc()
+            recorder.cache_hits += 1
         else:
-            metrics.CACHE_MISS.inc()
+            recorder.cache_misses += 1
             claims = tokens.verify(token, self.registry)
             _check_pool(claims.pool)
             store_args = (
@@ -125,13 +132,22 @@ class GetDevice:
     def _answer(self, reply: list[Any], pool: Pool) -> bytes:
         code = reply[0]
         if code == b"OK":
-            device = device_object(
-                reply[2:],
-                username=reply[1].decode(),
-                pool_id=pool.id,
-                account_id=self.settings.account_id,
-            )
-            return get_device_response(device)
+            # The answer is a pure function of the pool and the script's reply: serve repeats
+            # from a bounded memo instead of building the same JSON again.
+            memo_key = (pool.id, *reply[1:])
+            body = self._bodies.get(memo_key)
+            if body is None:
+                device = device_object(
+                    reply[2:],
+                    username=reply[1].decode(),
+                    pool_id=pool.id,
+                    account_id=self.settings.account_id,
+                )
+                body = get_device_response(device)
+                if len(self._bodies) >= BODY_CACHE_MAX:
+                    del self._bodies[next(iter(self._bodies))]
+                self._bodies[memo_key] = body
+            return body
         cls, message = _ANSWERS[reply[1] if code == b"STATUS" else code]
         raise cls(message)
 

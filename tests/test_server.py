@@ -159,7 +159,8 @@ def test_sigterm_drains_in_flight_requests(serve_factory: Any, settings: Setting
 
 
 def _metric(text: str, name: str, labels: str) -> float:
-    pattern = re.compile(rf"^{re.escape(name)}\{{{re.escape(labels)}\}} (\S+)$", re.M)
+    braces = rf"\{{{re.escape(labels)}\}}" if labels else ""
+    pattern = re.compile(rf"^{re.escape(name)}{braces} (\S+)$", re.M)
     found = pattern.search(text)
     return float(found.group(1)) if found else 0.0
 
@@ -174,7 +175,9 @@ def test_metrics_sum_over_two_workers_and_dead_workers_come_back(
     with concurrent.futures.ThreadPoolExecutor(6) as pool:
         answers = list(pool.map(lambda _: server.get_device(token, device), range(n)))
     assert all(status == 200 for status, _ in answers)
-    # Whichever worker answers the scrape, it reports all workers' counts.
+    # Whichever worker answers the scrape, it reports all workers' counts (each worker adds
+    # its counts every 0.5 s, and at once when it answers the scrape itself).
+    time.sleep(1.0)
     for _ in range(4):
         status, body = server.get("/metrics")
         assert status == 200
@@ -184,6 +187,12 @@ def test_metrics_sum_over_two_workers_and_dead_workers_come_back(
         hits = _metric(text, "cognito_token_cache_total", 'result="hit"')
         misses = _metric(text, "cognito_token_cache_total", 'result="miss"')
         assert hits + misses == n and 1 <= misses <= 2
+        count = _metric(
+            text, "cognito_request_duration_seconds_bucket", 'le="+Inf",operation="GetDevice"'
+        )
+        assert count == n
+        redis_calls = _metric(text, "cognito_redis_call_duration_seconds_count", "")
+        assert redis_calls == n
     # Kill one worker outright: the supervisor starts another, and service goes on.
     children = subprocess.run(
         ["pgrep", "-P", str(server.proc.pid)], capture_output=True, text=True, check=False
