@@ -177,7 +177,13 @@ def test_metrics_sum_over_two_workers_and_dead_workers_come_back(
     assert all(status == 200 for status, _ in answers)
     # Whichever worker answers the scrape, it reports all workers' counts (each worker adds
     # its counts every 0.5 s, and at once when it answers the scrape itself).
-    time.sleep(1.0)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        text = server.get("/metrics")[1].decode()
+        if _metric(text, "cognito_requests_total", 'operation="GetDevice",type="OK"') == n:
+            break
+        time.sleep(0.1)
+    time.sleep(1.0)  # both workers have flushed since
     for _ in range(4):
         status, body = server.get("/metrics")
         assert status == 200
