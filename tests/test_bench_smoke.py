@@ -25,32 +25,13 @@ def test_bench_runs_every_mode_and_writes_results(tmp_path: Path) -> None:
     except BenchError as exc:
         pytest.skip(f"wrk is not available, so the harness cannot run: {exc}")
     out = tmp_path / "results"
-    args = [
-        sys.executable,
-        "-m",
-        "bench.run",
-        "--quick",
-        "--duration",
-        "1",
-        "--short",
-        "1",
-        "--warmup",
-        "1",
-        "--users",
-        "5",
-        "--devices",
-        "2",
-        "--cold-tokens",
-        "300",
-        "--workers",
-        "1",
-        "--soak",
-        "2",
-        "--quiet-wait",
-        "0",
-        "--out",
-        str(out),
-    ]
+    # 50 users at USER_RATE_PER_S=500: warm traffic stays under each user's rate up to
+    # 25,000 req/s, and the hammered user is throttled from 600 req/s.
+    options = (
+        "--quick --duration 1 --short 1 --warmup 1 --users 50 --devices 1 --cold-tokens 300 "
+        "--user-rate 500 --user-burst 100 --workers 1 --soak 2 --quiet-wait 0"
+    )
+    args = [sys.executable, "-m", "bench.run", *options.split(), "--out", str(out)]
     done = subprocess.run(args, cwd=PROJECT, capture_output=True, text=True, timeout=100)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 

@@ -1,0 +1,157 @@
+"""What one run does: the plan, from the command line (`python -m bench.run --help`)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .machine import PROJECT
+
+RESULTS = PROJECT / "bench" / "results"
+MODES = ("baseline", "warm", "throttle", "cold", "redis", "soak")
+
+
+@dataclass
+class Plan:
+    """Everything a run does, from the command line."""
+
+    quick: bool
+    duration_s: float  # warm and baseline
+    short_s: float  # throttle and cold
+    warmup_s: float
+    rounds: int  # warm runs of baseline and service take turns this many times
+    quiet_wait_s: float  # waiting, in all, for other work on the machine to stop
+    users: int
+    devices: int
+    cold_tokens: int
+    workers: list[int]
+    threads: int
+    connections: int
+    user_rate_per_s: float
+    user_burst: int
+    soak_s: float
+    soak_user_rate_per_s: int
+    modes: list[str]
+    out: Path
+    chart: bool
+    install: bool
+    redis_url: str = field(default="", repr=False)
+    redis_server: str = ""
+    service_path: str = ""  # a directory holding another `service` package to measure
+
+    def describe(self) -> dict[str, Any]:
+        """The plan as recorded with the results (no output path, no Redis URL)."""
+        recorded = asdict(self)
+        for private in ("out", "chart", "install", "redis_url", "redis_server"):
+            del recorded[private]
+        recorded["external_redis"] = bool(self.redis_url)
+        recorded["redis_server"] = os.path.basename(self.redis_server) or None
+        return recorded
+
+
+def plan_from(args: argparse.Namespace) -> Plan:
+    """The plan for parsed arguments: --quick and the defaults fill what is not given."""
+    quick = args.quick
+    cores = os.cpu_count() or 1
+    workers = args.workers or sorted({1, cores})
+    modes = args.modes or ["baseline", "warm", "throttle", "cold", "redis"]
+    if args.soak and "soak" not in modes:
+        modes.append("soak")
+    duration = args.duration or (3.0 if quick else 15.0)
+    return Plan(
+        quick=quick,
+        duration_s=duration,
+        short_s=args.short or min(duration, 2.0 if quick else 8.0),
+        warmup_s=args.warmup or (1.0 if quick else 3.0),
+        rounds=args.rounds or (1 if quick else 3),
+        quiet_wait_s=args.quiet_wait if args.quiet_wait is not None else (10.0 if quick else 60.0),
+        users=args.users or (200 if quick else 1000),
+        devices=args.devices or (2 if quick else 4),
+        cold_tokens=args.cold_tokens or (4000 if quick else 24000),
+        workers=workers,
+        threads=args.threads,
+        connections=args.connections,
+        user_rate_per_s=args.user_rate,
+        user_burst=args.user_burst,
+        soak_s=args.soak,
+        soak_user_rate_per_s=args.soak_user_rate,
+        modes=modes,
+        out=Path(args.out),
+        chart=not args.no_chart,
+        install=not args.no_install,
+        redis_url=os.environ.get("REDIS_URL", ""),
+        redis_server=os.environ.get("REDIS_SERVER", ""),
+        service_path=str(Path(args.service_path).resolve()) if args.service_path else "",
+    )
+
+
+def _modes(raw: str) -> list[str]:
+    modes = [m for m in raw.split(",") if m]
+    unknown = [m for m in modes if m not in MODES]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown mode {unknown}; choose from {','.join(MODES)}")
+    return modes
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m bench.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--quick", action="store_true", help="a ~30 s run with less data")
+    p.add_argument("--duration", type=float, help="seconds per warm/baseline measurement (15)")
+    p.add_argument("--short", type=float, help="seconds per throttle/cold measurement (8)")
+    p.add_argument("--warmup", type=float, help="seconds of warm-up per server (3)")
+    p.add_argument("--rounds", type=int, help="turns of baseline and service warm runs (3)")
+    p.add_argument(
+        "--quiet-wait",
+        type=float,
+        help="seconds, in all, to wait for other work on the machine to stop before runs (60)",
+    )
+    p.add_argument("--users", type=int, help="users to seed (1000)")
+    p.add_argument("--devices", type=int, help="devices per user (4)")
+    p.add_argument("--cold-tokens", type=int, help="never-used tokens for the cold mode (24000)")
+    p.add_argument(
+        "--workers",
+        type=lambda s: [int(x) for x in s.split(",")],
+        help="worker counts to measure, comma-separated (1,<cores>)",
+    )
+    p.add_argument("--threads", type=int, default=1, help="wrk threads (1)")
+    p.add_argument("--connections", type=int, default=50, help="wrk connections (50)")
+    p.add_argument(
+        "--user-rate",
+        type=float,
+        default=1000.0,
+        help="USER_RATE_PER_S for the service under test (1000)",
+    )
+    p.add_argument("--user-burst", type=int, default=1000, help="USER_BURST (1000)")
+    p.add_argument(
+        "--soak",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="also run a soak of mixed traffic for SECONDS (e.g. 120)",
+    )
+    p.add_argument(
+        "--soak-user-rate",
+        type=int,
+        default=100,
+        help="USER_RATE_PER_S and USER_BURST during the soak (100)",
+    )
+    p.add_argument(
+        "--modes",
+        type=_modes,
+        help="comma-separated subset of " + ",".join(MODES),
+    )
+    p.add_argument(
+        "--service-path",
+        help="measure the `service` package in this directory instead (e.g. another worktree)",
+    )
+    p.add_argument("--out", default=str(RESULTS), help="results directory (bench/results)")
+    p.add_argument("--no-chart", action="store_true", help="skip the PNG chart")
+    p.add_argument("--no-install", action="store_true", help="never apt-get install wrk")
+    return p

@@ -1,0 +1,259 @@
+"""Results: the headline numbers against the issue's targets, a Markdown summary and a chart."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from . import STRETCH_RATIO, TARGET_P99_MS, TARGET_RATIO, TARGET_RSS_GROWTH_PCT, chart
+from .measure import NOISY_CORES
+
+
+def _run(results: dict[str, Any], mode: str, workers: int, server: str = "service") -> Any:
+    for r in results["runs"]:
+        if r["server"] == server and r["mode"] == mode and r["workers"] == workers:
+            return r
+    return None
+
+
+def summarise(results: dict[str, Any]) -> dict[str, Any]:
+    """The numbers a reader wants first, and each target met or not."""
+    runs = list(results["runs"])
+    base = _run(results, "warm", 1, "baseline")
+    workers = sorted({r["workers"] for r in runs if r["server"] == "service"})
+    s: dict[str, Any] = {
+        "ok": not any(r["unexpected"] for r in runs),
+        "unexpected": {r["label"]: r["unexpected"] for r in runs if r["unexpected"]},
+        "baseline_rps": base["rps"] if base else None,
+        "warm_rps": {},
+        "warm_vs_baseline": {},
+        "warm_p99_ms": {},
+        "cold_verifications_per_s": {},
+        "redis_commands_per_request": {},
+    }
+    for w in workers:
+        warm, cold = _run(results, "warm", w), _run(results, "cold", w)
+        if warm:
+            s["warm_rps"][str(w)] = warm["rps"]
+            s["warm_p99_ms"][str(w)] = warm["latency_ms"]["p99"]
+            if base:
+                s["warm_vs_baseline"][str(w)] = round(warm["rps"] / base["rps"], 3)
+                # CPU per request, baseline over service: what the ratio would be with a core
+                # each and nothing else running. Steadier than req/s on a busy machine.
+                s.setdefault("warm_cpu_vs_baseline", {})[str(w)] = round(
+                    base["server_cpu_us_per_request"] / warm["server_cpu_us_per_request"], 3
+                )
+        if cold:
+            s["cold_verifications_per_s"][str(w)] = cold["rps"]
+    w1, b = _run(results, "warm", 1), base
+    if w1 and b and "rounds" in w1 and "rounds" in b:
+        pairs = list(zip(w1["rounds"], b["rounds"], strict=False))
+        s["warm_vs_baseline_by_round"] = [round(x["rps"] / y["rps"], 3) for x, y in pairs]
+        quiet = [
+            x["rps"] / y["rps"]
+            for x, y in pairs
+            if max(x["other_cores_busy"], y["other_cores_busy"]) <= NOISY_CORES
+        ]
+        # The fairest figure on a shared machine: rounds where nothing else was running.
+        s["warm_vs_baseline_quiet_rounds"] = round(statistics.median(quiet), 3) if quiet else None
+    s["noisy_runs"] = {
+        r["label"]: r["other_cores_busy"] for r in runs if r["other_cores_busy"] > NOISY_CORES
+    }
+    first = workers[0] if workers else 1
+    for mode in ("warm", "throttle", "cold"):
+        r = _run(results, mode, first)
+        if r:
+            s["redis_commands_per_request"][mode] = r["redis_commands"]["per_request"]
+    if len(s["warm_rps"]) > 1 and "1" in s["warm_rps"]:
+        top = str(workers[-1])
+        s["scaling"] = {f"{top}_vs_1": round(s["warm_rps"][top] / s["warm_rps"]["1"], 2)}
+    ceiling = results.get("redis_ceiling") or {}
+    if isinstance(ceiling.get("c50"), dict) and "rps" in ceiling["c50"]:
+        s["redis_ceiling_rps"] = ceiling["c50"]["rps"]
+    soak = results.get("soak")
+    if soak:
+        s["soak_rss_growth_pct"] = soak["rss_growth_pct"]
+    s["targets"] = _targets(s)
+    return s
+
+
+def _targets(s: dict[str, Any]) -> list[dict[str, Any]]:
+    t: list[dict[str, Any]] = []
+
+    def add(name: str, target: str, value: Any, met: bool) -> None:
+        t.append({"name": name, "target": target, "value": value, "met": met})
+
+    ratio = s["warm_vs_baseline"].get("1")
+    if ratio is not None:
+        add(
+            "warm GetDevice, 1 worker, vs bare aiohttp",
+            f">= {TARGET_RATIO:.2f} (stretch {STRETCH_RATIO:.2f})",
+            ratio,
+            ratio >= TARGET_RATIO,
+        )
+    cmds = s["redis_commands_per_request"]
+    if "warm" in cmds:
+        add("Redis commands per warm request", "1.00", cmds["warm"], round(cmds["warm"], 2) <= 1.0)
+    if "cold" in cmds:
+        add("Redis commands per cold request", "<= 2", cmds["cold"], round(cmds["cold"], 2) <= 2.0)
+    p99 = s["warm_p99_ms"].get("1")
+    if p99 is not None:
+        add(
+            "p99, warm, 1 worker, 50 connections",
+            f"<= {TARGET_P99_MS:g} ms",
+            p99,
+            p99 <= TARGET_P99_MS,
+        )
+    growth = s.get("soak_rss_growth_pct")
+    if growth is not None:
+        add(
+            "RSS growth over the soak",
+            f"< {TARGET_RSS_GROWTH_PCT:g} %",
+            growth,
+            growth < TARGET_RSS_GROWTH_PCT,
+        )
+    add("unexpected answers", "0", sum(sum(v.values()) for v in s["unexpected"].values()), s["ok"])
+    return t
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
+    return str(value)
+
+
+def markdown(results: dict[str, Any]) -> str:
+    m, plan, s = results["machine"], results["plan"], results["summary"]
+    v = m["versions"]
+    lines = [
+        f"# GetDevice benchmark, {results['timestamp']}",
+        "",
+        f"- Machine: {m['cpu_model']}, {m['cores_logical']} logical cores, "
+        f"{m['memory_gib']} GiB; kernel {m['kernel']}; load average at start "
+        f"{m['load_average_at_start']}, at end {results.get('load_average_at_end')}",
+        f"- Versions: Python {v['python']}, aiohttp {v['aiohttp']}, uvloop {v['uvloop']}, "
+        f"hiredis {v['hiredis']}, redis-py {v['redis']}, orjson {v['orjson']}, "
+        f"Redis server {v['redis_server']}, {v.get('wrk')}",
+        f"- Code: {m['code']['commit']}"
+        + (" (service/ has uncommitted changes)" if m["code"]["dirty"] else ""),
+        f"- Load: wrk -t{plan['threads']} -c{plan['connections']}; "
+        f"{plan['duration_s']:g} s warm/baseline, {plan['short_s']:g} s throttle/cold, "
+        f"{plan['warmup_s']:g} s warm-up; {plan['users']} users x {plan['devices']} devices, "
+        f"{plan['cold_tokens']} cold tokens; USER_RATE_PER_S={plan['user_rate_per_s']:g}, "
+        f"USER_BURST={plan['user_burst']}; whole run {results['seconds']} s",
+        "",
+        "## Targets",
+        "",
+        "| | target | measured | |",
+        "|---|---|---|---|",
+    ]
+    for t in s["targets"]:
+        lines.append(
+            f"| {t['name']} | {t['target']} | {_fmt(t['value'])} | "
+            f"{'met' if t['met'] else '**missed**'} |"
+        )
+    base = s.get("baseline_rps")
+    lines += [
+        "",
+        "## Runs",
+        "",
+        "| run | req/s | vs baseline | p50 | p90 | p99 | p99.9 ms | Redis cmds/req | "
+        "server CPU us/req | syscalls r+w/req | server cores | Redis cores | other cores | "
+        "RSS MiB before -> after | answers |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for r in results["runs"]:
+        lat = r["latency_ms"]
+        ratio = f"{r['rps'] / base:.2f}" if base and r["mode"] == "warm" else ""
+        cmds = r.get("redis_commands", {}).get("per_request")
+        rss = (
+            f"{sum(r['rss_mib']['before'].values()):.1f} -> "
+            f"{sum(r['rss_mib']['after'].values()):.1f}"
+        )
+        answers = ", ".join(f"{k} {n:,}" for k, n in r["answers"].items())
+        if r["unexpected"]:
+            answers += f" **UNEXPECTED {r['unexpected']}**"
+        lines.append(
+            f"| {r['label']} | {r['rps']:,.0f} | {ratio} | {lat['p50']:.2f} | {lat['p90']:.2f} | "
+            f"{lat['p99']:.2f} | {lat['p999']:.2f} | {'' if cmds is None else f'{cmds:.2f}'} | "
+            f"{r['server_cpu_us_per_request']:.0f} | "
+            f"{r['server_syscalls_per_request']['read']:.2f}+"
+            f"{r['server_syscalls_per_request']['write']:.2f} | {r['server_cores_busy']:.2f} | "
+            f"{r['redis_cpu_s'] / max(r['duration_s'], 1e-9):.2f} | {r['other_cores_busy']:.2f} | "
+            f"{rss} | "
+            f"{answers} |"
+        )
+    lines += [
+        "",
+        "Cold runs: req/s is token verifications per second (each token used once). "
+        "Other cores: CPU used meanwhile by processes that are neither wrk, the server nor "
+        "Redis (other work on the machine); above "
+        f"{NOISY_CORES} the run's numbers are suspect. wrk keeps {results['plan']['connections']} "
+        "requests in flight, so mean latency is connections / throughput.",
+    ]
+    if s.get("warm_cpu_vs_baseline"):
+        lines.append(
+            "Baseline CPU per request / service CPU per request (warm; the ratio with a core "
+            f"each and nothing else running): {s['warm_cpu_vs_baseline']}."
+        )
+    if s.get("warm_vs_baseline_by_round"):
+        lines.append(
+            f"Warm x1 vs baseline, round by round: {s['warm_vs_baseline_by_round']}; median of "
+            f"the rounds when the machine was otherwise idle: {s['warm_vs_baseline_quiet_rounds']}."
+        )
+    waited = sum(r.get("waited_for_quiet_s", 0.0) for r in results["runs"])
+    if waited:
+        lines.append(f"Waited {waited:g} s in all for other work on the machine to stop.")
+    if s.get("noisy_runs"):
+        lines.append(f"**Busy machine** during: {s['noisy_runs']} (other cores busy).")
+    if s.get("scaling"):
+        lines.append(f"Workers: warm throughput {s['scaling']}.")
+    ceiling = results.get("redis_ceiling")
+    if ceiling:
+        lines += ["", "## Redis ceiling: redis-benchmark EVALSHA get_device.lua (full path)", ""]
+        if "skipped" in ceiling:
+            lines.append(f"Skipped: {ceiling['skipped']}")
+        for name, r in ceiling.items():
+            if isinstance(r, dict) and "rps" in r:
+                lines.append(
+                    f"- {r['clients']} clients, pipeline {r['pipeline']}: "
+                    f"{r['rps']:,.0f} EVALSHA/s (p50 {r.get('p50_ms', '?')} ms)"
+                )
+            elif isinstance(r, dict) and "error" in r:
+                lines.append(f"- {name}: error {r['error']}")
+    soak = results.get("soak")
+    if soak:
+        lines += [
+            "",
+            f"## Soak ({soak['seconds']:g} s, mixed traffic, 1 worker, "
+            f"USER_RATE_PER_S={soak.get('user_rate_per_s')})",
+            "",
+            f"RSS {sum(soak['rss_mib_before'].values()):.1f} MiB -> "
+            f"{sum(soak['rss_mib_after'].values()):.1f} MiB "
+            f"({soak['rss_growth_pct']:+.2f} %).",
+            "",
+            "| t (s) | req/s | p99 ms | RSS MiB |",
+            "|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {p['t_s']:g} | {p['rps']:,.0f} | {p['p99_ms']:.2f} | {p['rss_mib']:.1f} |"
+            for p in soak["series"]
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def write(results: dict[str, Any], out: Path, stamp: str, chart_too: bool = True) -> list[Path]:
+    """Write <stamp>.json, <stamp>.md and (if matplotlib is installed) <stamp>.png."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / f"{stamp}.json", out / f"{stamp}.md"]
+    paths[0].write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2) + b"\n")
+    paths[1].write_text(markdown(results))
+    png = out / f"{stamp}.png"
+    if chart_too and chart.draw(results, png):
+        paths.append(png)
+    elif chart_too:
+        print("no chart: matplotlib is not installed (pip install -e '.[bench]')")
+    return paths
