@@ -115,7 +115,6 @@ async def _seed_store(
         probe_keys = [
             uk.claims(tokens.digest(valid_token)),
             uk.base,
-            uk.bucket,
             uk.revoked,
             uk.device(valid_device),
         ]

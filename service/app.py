@@ -137,8 +137,11 @@ async def _dispatch(request: web.Request) -> bytes:
     if length is not None and length > settings.max_body_bytes:
         raise _too_large(settings)
     try:
-        async with asyncio.timeout(settings.body_timeout_s):
-            raw = await request.read()
+        if request.content.is_eof():
+            raw = await request.read()  # all there already: no timer needed (it costs ~9 us)
+        else:
+            async with asyncio.timeout(settings.body_timeout_s):
+                raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise _too_large(settings) from None
     except RequestPayloadError:  # e.g. Content-Encoding: gzip that does not decompress

@@ -11,6 +11,7 @@ is found without a restart.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -153,4 +154,6 @@ class ClusterPipe:
     async def close(self) -> None:
         if self._refreshing is not None:
             self._refreshing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refreshing
         await asyncio.gather(*(p.close() for p in self._pipes.values()))

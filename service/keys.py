@@ -6,10 +6,10 @@ Layout (documented in the README, because other systems may write devices into i
     cgd:pools:version                  STR   a new random value on every pool change; workers reload
     cgd:pool:{P}                       HASH  pool config (see store.py)
     cgd:pool:{P}:usernames             HASH  username -> sub
-    cgd:user:{P/S}                     HASH  one user: username, sub, status, enabled, ...
+    cgd:user:{P/S}                     HASH  one user: username, sub, status, enabled, ...,
+                                             and the user's token bucket (bucket_tokens, ...)
     cgd:user:{P/S}:devices             SET   the user's device keys
     cgd:user:{P/S}:device:<key>        HASH  one device
-    cgd:user:{P/S}:bucket              HASH  the user's token bucket (tokens, ts_us)
     cgd:user:{P/S}:revoked             SET   revoked origin_jti values
     cgd:user:{P/S}:claims:<digest>     HASH  verified claims of one access token (expires)
     cgd:user:{P/S}:claims-index        ZSET  digests of the cached claims, scored by exp
@@ -54,10 +54,6 @@ class UserKeys:
     @property
     def devices(self) -> str:
         return self.base + ":devices"
-
-    @property
-    def bucket(self) -> str:
-        return self.base + ":bucket"
 
     @property
     def revoked(self) -> str:

@@ -19,7 +19,8 @@ Operation = Callable[[dict[str, Any]], Awaitable[bytes]]
 
 # Cache of token -> where its claims live, so a warm request skips decoding and digesting.
 # Bounded; oldest entries go first. Cleared whenever the pools change.
-ROUTE_CACHE_MAX = 65536
+# About 1.6 KB per token: at most ~26 MB per worker.
+ROUTE_CACHE_MAX = 16384
 # Answers already serialised, by (pool, script reply); oldest go first.
 BODY_CACHE_MAX = 16384
 
@@ -90,7 +91,7 @@ class GetDevice:
             raise e.NotAuthorizedException(e.INVALID_TOKEN)
         route = self._route(token)
         uk = route.user_keys
-        script_keys = (route.claims_key, uk.base, uk.bucket, uk.revoked, uk.device(device_key))
+        script_keys = (route.claims_key, uk.base, uk.revoked, uk.device(device_key))
         recorder = metrics.RECORDER
         started = time.perf_counter()
         reply = await self.pipe.evalsha(lua.GET_DEVICE, script_keys, (*self._bucket_args, 0))

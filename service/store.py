@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import secrets
 import string
@@ -153,7 +154,13 @@ async def signing_key(r: aioredis.Redis, pool_id: str) -> tuple[Pool, str, Key]:
     record = await pool_record(r, pool_id)
     if "private_pem" not in record:
         raise StoreError(f"User pool {pool_id} trusts external keys only; it cannot mint tokens.")
-    return pool_from_record(record), record["kid"], jwk.construct(record["private_pem"], "RS256")
+    return pool_from_record(record), record["kid"], _private_key(record["private_pem"])
+
+
+@functools.lru_cache(maxsize=64)
+def _private_key(pem: str) -> Key:
+    # Parsing (and checking) an RSA private key takes tens of milliseconds: once per key.
+    return jwk.construct(pem, "RS256")
 
 
 # -- users ---------------------------------------------------------------------------------
@@ -221,7 +228,6 @@ async def delete_user(r: aioredis.Redis, pool_id: str, username: str) -> None:
     await r.delete(
         k.user,
         k.devices,
-        k.bucket,
         k.revoked,
         k.claims_index,
         *(k.device(d) for d in device_keys),
@@ -240,7 +246,12 @@ async def sign_out_user(r: aioredis.Redis, pool_id: str, username: str) -> int:
 
 async def revoke_origin_jti(r: aioredis.Redis, pool_id: str, sub: str, origin_jti: str) -> None:
     """RevokeToken: every token sharing this origin_jti is revoked."""
-    await r.sadd(keys.UserKeys(pool_id, sub).revoked, origin_jti)
+    k = keys.UserKeys(pool_id, sub)
+    if not await r.exists(k.user):
+        raise StoreError("User does not exist.")
+    await r.sadd(k.revoked, origin_jti)
+    # The flag lets the hot-path script skip the set for users with no revocations.
+    await r.hset(k.user, "revoked", "1")
 
 
 # -- devices -------------------------------------------------------------------------------

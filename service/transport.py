@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import socket
 import ssl
 from collections import deque
 from collections.abc import Sequence
@@ -138,8 +139,6 @@ class RedisPipe:
         self._last_failure = -1e9
         self._sweeper: asyncio.Task[None] | None = None
         self._closing = False
-        self.calls = 0
-        self.errors = 0
 
     # -- connection management -----------------------------------------------------------
     async def _open(self) -> _Protocol:
@@ -156,8 +155,6 @@ class RedisPipe:
             )
         sock = proto.transport.get_extra_info("socket") if proto.transport else None
         if sock is not None and cls is not UnixDomainSocketConnection:
-            import socket
-
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         handshake: list[tuple[Arg, ...]] = []
@@ -168,8 +165,13 @@ class RedisPipe:
                 handshake.append(("AUTH", params["password"]))
         if params.get("db"):
             handshake.append(("SELECT", int(params["db"])))
-        for command in handshake:
-            await self._call_on(proto, command)
+        try:
+            for command in handshake:
+                await self._call_on(proto, command)
+        except BaseException:  # a failed AUTH, or the connect timeout: don't leak the socket
+            if proto.transport is not None:
+                proto.transport.abort()
+            raise
         return proto
 
     async def _connect(self) -> _Protocol:
@@ -221,12 +223,11 @@ class RedisPipe:
 
     async def close(self) -> None:
         self._closing = True
-        if self._connecting is not None:
-            self._connecting.cancel()
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+        for task in (self._connecting, self._sweeper):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, RedisUnavailable):
+                    await task
         if self._proto is not None and self._proto.transport is not None:
             self._proto.transport.close()
             await asyncio.sleep(0)  # let the transport finish closing before the loop goes
@@ -250,12 +251,7 @@ class RedisPipe:
             proto = await self._connect()
         if len(proto.waiters) >= self._max_inflight:
             raise RedisOverloaded(f"{len(proto.waiters)} redis commands already in flight")
-        self.calls += 1
-        try:
-            return await self._call_on(proto, args)
-        except RedisUnavailable:
-            self.errors += 1
-            raise
+        return await self._send(proto, args)
 
     async def execute_asking(self, *args: Arg) -> Any:
         """ASKING and then `args`, written together so nothing can come between them."""

@@ -174,6 +174,14 @@ class LiveServer:
             self._error = exc
             self._ready.set()
         finally:
+            # Let anything still pending (a client library's background task) finish, so the
+            # loop closes with no live handles.
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
     async def _serve(self) -> None:

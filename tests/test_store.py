@@ -183,7 +183,7 @@ async def test_add_device(r: aioredis.Redis) -> None:
 
 # -- deleting a user, and the key layout -----------------------------------------------------------
 def _populate(live: LiveServer, admin: Admin, name: str) -> tuple[store.User, list[str]]:
-    """A user with every kind of key: devices, bucket, cached claims, revoked origin_jti."""
+    """A user with every kind of key: devices, cached claims, revoked origin_jti."""
     user = admin.create_user(name)
     devices = [admin.add_device(user, name="a"), admin.add_device(user, name="b")]
     token = admin.token(name)
@@ -198,7 +198,7 @@ def test_every_key_of_a_user_shares_one_hash_slot(live: LiveServer, admin: Admin
     user, devices = _populate(live, admin, "gus")
     found = user_keys_in_redis(admin.redis, POOL, user.sub)
     k = keys.UserKeys(POOL, user.sub)
-    expected = {k.user, k.devices, k.bucket, k.revoked, *(k.device(d) for d in devices)}
+    expected = {k.user, k.devices, k.revoked, *(k.device(d) for d in devices)}
     assert expected <= set(found)
     assert any(":claims:" in key for key in found)
     # Nothing of this user lives outside its tag, and everything under it is one slot.
@@ -220,11 +220,11 @@ def test_keys_use_one_prefix_and_the_documented_layout() -> None:
     assert keys.pool("us-east-1_P") == "cgd:pool:{us-east-1_P}"
     assert keys.pool_usernames("us-east-1_P") == "cgd:pool:{us-east-1_P}:usernames"
     assert keys.pool_bucket("us-east-1_P") == "cgd:pool:{us-east-1_P}:bucket"
-    assert (k.user, k.devices, k.bucket, k.revoked) == (
+    assert (k.user, k.devices, k.revoked, k.claims_index) == (
         "cgd:user:{us-east-1_P/S}",
         "cgd:user:{us-east-1_P/S}:devices",
-        "cgd:user:{us-east-1_P/S}:bucket",
         "cgd:user:{us-east-1_P/S}:revoked",
+        "cgd:user:{us-east-1_P/S}:claims-index",
     )
     assert k.device("us-east-1_d") == "cgd:user:{us-east-1_P/S}:device:us-east-1_d"
     assert k.claims("abc") == "cgd:user:{us-east-1_P/S}:claims:abc"

@@ -49,6 +49,13 @@ EXPIRED = "Access Token has expired"
 SCOPES = "Access Token does not have required scopes"
 REVOKED = "Access Token has been revoked"
 
+# The per-user token bucket lives in the user's hash.
+BUCKET_FIELDS = ("bucket_tokens", "bucket_ts_us")
+
+
+def bucket(admin: Admin, user: store.User) -> list[Any]:
+    return list(admin.redis.hmget(user.keys.user, *BUCKET_FIELDS))
+
 
 @dataclass
 class World:
@@ -127,8 +134,10 @@ def matrix_world(live_session: LiveServer, settings: Settings) -> Iterator[World
             _REUSABLE["world"] = (admin.redis.get(keys.POOLS_VERSION), world)
         else:
             for user in (world.alice, world.bob):
-                stale = [user.keys.bucket, *claims_keys(admin.redis, POOL, user.sub)]
-                admin.redis.delete(*stale)
+                admin.redis.hdel(user.keys.user, *BUCKET_FIELDS)
+                stale = claims_keys(admin.redis, POOL, user.sub)
+                if stale:
+                    admin.redis.delete(*stale)
         world.admin = admin
         yield world
     finally:
@@ -282,11 +291,11 @@ def test_attack_matrix(
         assert_boto_error(info, "NotAuthorizedException", message, 400)
     # Nothing was charged or cached for anyone.
     for user in (world.alice, world.bob):
-        assert not world.admin.redis.exists(user.keys.bucket), name
+        assert bucket(world.admin, user) == [None, None], name
         assert claims_keys(world.admin.redis, POOL, user.sub) == [], name
     # And alice's real token still works, from a full bucket.
     assert cognito.get_device(AccessToken=world.token, DeviceKey=world.alice_device)
-    tokens_left = float(world.admin.redis.hget(world.alice.keys.bucket, "tokens") or -1)
+    tokens_left = float(bucket(world.admin, world.alice)[0] or -1)
     assert tokens_left == pytest.approx(world.admin.settings.user_burst - 1, abs=0.01)
 
 
@@ -296,7 +305,7 @@ def test_revoked_by_sign_out(cognito: Any, world: World) -> None:
         cognito.get_device(AccessToken=world.token, DeviceKey=world.alice_device)
     assert_boto_error(info, "NotAuthorizedException", REVOKED, 400)
     # A revoked (but genuine) token is never charged to the bucket.
-    assert not world.admin.redis.exists(world.alice.keys.bucket)
+    assert bucket(world.admin, world.alice) == [None, None]
 
 
 def test_a_100kb_token_gets_a_json_error(live: LiveServer, world: World) -> None:
@@ -446,7 +455,7 @@ def test_a_forged_token_naming_a_cached_user_does_not_charge_them(
     # bob is warm (his claims are cached, his bucket exists); forgeries in his name change nothing.
     bob_token = world.admin.token("bob")
     assert get_device(live.url, bob_token, world.bob_device).status == 200
-    before_bucket = world.admin.redis.hgetall(world.bob.keys.bucket)
+    before_bucket = bucket(world.admin, world.bob)
     before_keys = user_keys_in_redis(world.admin.redis, POOL, world.bob.sub)
     forged = [
         with_payload(world.token, sub=world.bob.sub, username="bob"),
@@ -457,7 +466,7 @@ def test_a_forged_token_naming_a_cached_user_does_not_charge_them(
         assert_cognito_error(
             get_device(live.url, token, world.bob_device), "NotAuthorizedException", INVALID, 400
         )
-    assert world.admin.redis.hgetall(world.bob.keys.bucket) == before_bucket
+    assert bucket(world.admin, world.bob) == before_bucket
     assert user_keys_in_redis(world.admin.redis, POOL, world.bob.sub) == before_keys
 
 

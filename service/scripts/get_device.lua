@@ -2,10 +2,11 @@
 -- Uses take_token() from _bucket.lua.
 --
 -- KEYS[1] claims  HASH  cached verified claims of this access token (exp, iat, ojti, claims)
--- KEYS[2] user    HASH  status, enabled, signed_out_ms, username
--- KEYS[3] bucket  HASH  the user's token bucket: tokens (float), ts_us (server microseconds)
--- KEYS[4] revoked SET   revoked origin_jti values
--- KEYS[5] device  HASH  the device asked for
+-- KEYS[2] user    HASH  status, enabled, signed_out_ms, username, revoked ("1" once any
+--                       origin_jti is revoked), and the user's token bucket: bucket_tokens
+--                       (float), bucket_ts_us (server microseconds)
+-- KEYS[3] revoked SET   revoked origin_jti values
+-- KEYS[4] device  HASH  the device asked for
 -- ARGV[1] rate    tokens added per second
 -- ARGV[2] burst   bucket size, in tokens
 -- ARGV[3] store   1: the caller has just verified the token and passes its claims below; 0: use cache
@@ -15,7 +16,7 @@
 -- ARGV[7] claims  (store) the verified claims as JSON
 -- ARGV[8] max_ttl (store) upper bound of the cache entry's life, milliseconds
 -- ARGV[9] digest  (store) the claims key's digest, recorded in the index below
--- KEYS[6] index   (store) ZSET of the user's cached digests by exp, so deleting a user can find
+-- KEYS[5] index   (store) ZSET of the user's cached digests by exp, so deleting a user can find
 --                 them; expired ones are dropped on each store
 --
 -- Returns {code, ...}: {"MISS"} (not cached: verify and call again with store=1), {"EXPIRED"},
@@ -41,9 +42,9 @@ if store == 1 then
   local ttl_ms = math.min(exp * 1000 - now_ms, tonumber(ARGV[8]))
   redis.call('HSET', KEYS[1], 'exp', ARGV[4], 'iat', ARGV[5], 'ojti', ojti, 'claims', ARGV[7])
   redis.call('PEXPIRE', KEYS[1], ttl_ms)
-  redis.call('ZADD', KEYS[6], exp, ARGV[9])
-  redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', '(' .. math.floor(now_ms / 1000))
-  redis.call('PEXPIRE', KEYS[6], tonumber(ARGV[8]))
+  redis.call('ZADD', KEYS[5], exp, ARGV[9])
+  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', '(' .. math.floor(now_ms / 1000))
+  redis.call('PEXPIRE', KEYS[5], tonumber(ARGV[8]))
 else
   local c = redis.call('HMGET', KEYS[1], 'exp', 'iat', 'ojti')
   if not c[1] then
@@ -57,7 +58,9 @@ else
   end
 end
 
-local u = redis.call('HMGET', KEYS[2], 'status', 'enabled', 'signed_out_ms', 'username')
+-- One read of the user hash gives the user's state, revocation flag and bucket.
+local u = redis.call('HMGET', KEYS[2], 'status', 'enabled', 'signed_out_ms', 'username',
+  'revoked', 'bucket_tokens', 'bucket_ts_us')
 if not u[1] then
   return {'NO_USER'}
 end
@@ -67,11 +70,14 @@ local signed_out_ms = tonumber(u[3])
 if signed_out_ms and iat * 1000 <= signed_out_ms then
   return {'REVOKED'}
 end
-if ojti and ojti ~= '' and redis.call('SISMEMBER', KEYS[4], ojti) == 1 then
+-- The set is consulted only for users who have had a token revoked (most never have).
+if u[5] == '1' and ojti and ojti ~= '' and redis.call('SISMEMBER', KEYS[3], ojti) == 1 then
   return {'REVOKED'}
 end
 
-if not take_token(KEYS[3], rate, burst, now_us) then
+local left, taken = take_token(u[6], u[7], rate, burst, now_us)
+redis.call('HSET', KEYS[2], 'bucket_tokens', left, 'bucket_ts_us', now_us)
+if not taken then
   return {'THROTTLED'}
 end
 
@@ -82,7 +88,7 @@ if u[1] == 'UNCONFIRMED' or u[1] == 'RESET_REQUIRED' then
   return {'STATUS', u[1]}
 end
 
-local d = redis.call('HMGET', KEYS[5], 'key', 'name', 'status', 'remembered', 'last_ip', 'sdk',
+local d = redis.call('HMGET', KEYS[4], 'key', 'name', 'status', 'remembered', 'last_ip', 'sdk',
   'create_ms', 'modified_ms', 'last_auth_ms')
 if not d[1] then
   return {'NO_DEVICE'}
