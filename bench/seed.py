@@ -75,19 +75,10 @@ async def _seed_store(
         seeded = await asyncio.gather(
             *(_user(r, pool_id, f"bench{i:06d}", devices, sem) for i in range(users))
         )
-        pool, kid, key = await store.signing_key(r, pool_id)
-        client_id = sorted(pool.clients)[0]
+        mint = await store.token_minter(r, pool_id)
 
         def issue(user: store.User, ttl: int = ttl_s) -> str:
-            return tokens.issue(
-                pool=pool,
-                signing_kid=kid,
-                signing_key=key,
-                sub=user.sub,
-                username=user.username,
-                client_id=client_id,
-                ttl_s=ttl,
-            )
+            return mint(user, ttl_s=ttl)
 
         warm: list[tuple[str, ...]] = []
         for user, fields in seeded:

@@ -147,18 +147,8 @@ async def device_add(args: argparse.Namespace, settings: Settings, r: aioredis.R
 async def mint_token(
     r: aioredis.Redis, settings: Settings, pool_id: str, username: str, **kwargs: Any
 ) -> str:
-    pool, kid, key = await store.signing_key(r, pool_id)
-    user = await store.get_user(r, pool_id, username)
-    client_id = kwargs.pop("client_id", None) or sorted(pool.clients)[0]
-    return tokens.issue(
-        pool=pool,
-        signing_kid=kid,
-        signing_key=key,
-        sub=user.sub,
-        username=user.username,
-        client_id=client_id,
-        **kwargs,
-    )
+    mint = await store.token_minter(r, pool_id)
+    return mint(await store.get_user(r, pool_id, username), **kwargs)
 
 
 async def token(args: argparse.Namespace, settings: Settings, r: aioredis.Redis) -> None:

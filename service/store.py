@@ -9,7 +9,7 @@ import hashlib
 import secrets
 import string
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jose import jwk
 from jose.backends.base import Key
 
-from . import keys, lua
+from . import keys, lua, tokens
 from .pools import Pool, pool_from_record, text
 from .settings import Settings
 
@@ -161,6 +161,26 @@ async def signing_key(r: aioredis.Redis, pool_id: str) -> tuple[Pool, str, Key]:
 def _private_key(pem: str) -> Key:
     # Parsing (and checking) an RSA private key takes tens of milliseconds: once per key.
     return jwk.construct(pem, "RS256")
+
+
+async def token_minter(r: aioredis.Redis, pool_id: str) -> Callable[..., str]:
+    """mint(user, **issue_kwargs): access tokens for `pool_id`'s users, its key parsed once.
+    The client id defaults to the pool's first app client."""
+    pool, kid, key = await signing_key(r, pool_id)
+    default_client = sorted(pool.clients)[0]
+
+    def mint(user: User, *, client_id: str | None = None, **kwargs: Any) -> str:
+        return tokens.issue(
+            pool=pool,
+            signing_kid=kid,
+            signing_key=key,
+            sub=user.sub,
+            username=user.username,
+            client_id=client_id or default_client,
+            **kwargs,
+        )
+
+    return mint
 
 
 # -- users ---------------------------------------------------------------------------------
