@@ -14,6 +14,7 @@ MODE_COLOURS = {
     "throttle": "#ff7f0e",
     "cold": "#7b4fa0",
     "soak": "#2ca02c",
+    "proxy": "#17becf",
 }
 
 
@@ -32,6 +33,7 @@ def draw(results: dict[str, Any], path: Path) -> bool:
     labels = [r["label"] for r in runs]
     colours = [MODE_COLOURS["baseline" if r["server"] == "baseline" else r["mode"]] for r in runs]
     base = results["summary"].get("baseline_rps")
+    direct = next((r["rps"] for r in runs if r["label"] == "warm x1"), None)
     soak = (results.get("soak") or {}).get("series")
     height = max(3.5, 1.0 + 0.55 * len(runs))
     if soak:
@@ -47,6 +49,8 @@ def draw(results: dict[str, Any], path: Path) -> bool:
         note = f"{r['rps']:,.0f}"
         if base and r["mode"] == "warm" and r["server"] == "service":
             note += f"  ({r['rps'] / base:.2f}x baseline)"
+        if direct and r["mode"] == "proxy":
+            note += f"  ({r['rps'] / direct:.2f}x direct)"
         ax1.text(r["rps"], i, " " + note, va="center", fontsize=8)
     ceiling = results["summary"].get("redis_ceiling_rps")
     if ceiling:

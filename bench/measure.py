@@ -7,7 +7,7 @@ import resource
 import statistics
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import psutil
@@ -30,18 +30,21 @@ _SUMMED = (
     "other_cpu_s",
     "steal_s",
     "waited_for_quiet_s",
+    "proxy_cpu_s",  # only in runs through the proxy
 )
 NOISY_CORES = 0.25  # other processes using more than this makes a run's numbers suspect
 
 
 @dataclass
 class Server:
-    """A server under load: the baseline or the service with `workers` processes."""
+    """A server under load: the baseline, the service with `workers` processes, or the service
+    behind nginx ("proxy": `url` is nginx's, `pids` the service's, `proxy_pids` nginx's)."""
 
-    kind: str  # "baseline" or "service"
+    kind: str  # "baseline", "service" or "proxy"
     workers: int
     url: str
     pids: list[int]
+    proxy_pids: list[int] = field(default_factory=list)
 
 
 def _system() -> tuple[float, float]:
@@ -83,18 +86,22 @@ def measure(
     """Drive `server` with `load`; return the entry for this run."""
     usage = Usage(server.pids)
     redis_usage = Usage([redis.pid]) if redis.pid else None
+    proxy_usage = Usage(server.proxy_pids) if server.proxy_pids else None
     stats0 = redis.commandstats()
     rss0 = usage.rss_mib()
     io0 = usage.syscalls()
     cpu0, rcpu0 = usage.cpu_s(), redis_usage.cpu_s() if redis_usage else 0.0
+    pcpu0 = proxy_usage.cpu_s() if proxy_usage else 0.0
     busy0, steal0, kids0 = *_system(), _children_cpu()
     result = loadgen.run_wrk(wrk, server.url, load)
     busy1, steal1, kids1 = *_system(), _children_cpu()
     cpu1, rcpu1 = usage.cpu_s(), redis_usage.cpu_s() if redis_usage else 0.0
+    pcpu1 = proxy_usage.cpu_s() if proxy_usage else 0.0
     rss1 = usage.rss_mib()
     io1 = usage.syscalls()
     stats1 = redis.commandstats()
     label = "baseline" if server.kind == "baseline" else f"{mode} x{server.workers}"
+    proxy_cpu = pcpu1 - pcpu0
     entry: dict[str, Any] = {
         "label": label,
         "server": server.kind,
@@ -108,14 +115,16 @@ def measure(
         redis_cpu_s=redis_cpu,
         wrk_cpu_s=wrk_cpu,
         # Everything else the machine did meanwhile: other sessions' tests, the harness itself.
-        other_cpu_s=max(0.0, (busy1 - busy0) - server_cpu - redis_cpu - wrk_cpu),
+        other_cpu_s=max(0.0, (busy1 - busy0) - server_cpu - redis_cpu - wrk_cpu - proxy_cpu),
         steal_s=steal1 - steal0,
         server_reads=io1[0] - io0[0],
         server_writes=io1[1] - io0[1],
         rss_mib={"before": rss0, "after": rss1},
         allowed=sorted(allowed),
     )
-    if server.kind == "service":
+    if proxy_usage:
+        entry["proxy_cpu_s"] = proxy_cpu
+    if server.kind in ("service", "proxy"):
         entry["redis_delta"] = {
             k: stats1.get(k, 0) - stats0.get(k, 0) for k in stats1 if stats1[k] != stats0.get(k)
         }
@@ -128,6 +137,9 @@ def finish(entry: dict[str, Any]) -> dict[str, Any]:
     seconds = max(entry["duration_s"], 1e-9)
     entry["server_cpu_us_per_request"] = round(entry["server_cpu_s"] / requests * 1e6, 1)
     entry["server_cores_busy"] = round(entry["server_cpu_s"] / seconds, 2)
+    if "proxy_cpu_s" in entry:
+        entry["proxy_cpu_us_per_request"] = round(entry["proxy_cpu_s"] / requests * 1e6, 1)
+        entry["proxy_cores_busy"] = round(entry["proxy_cpu_s"] / seconds, 2)
     entry["redis_cpu_us_per_request"] = round(entry["redis_cpu_s"] / requests * 1e6, 1)
     entry["wrk_cores_busy"] = round(entry["wrk_cpu_s"] / seconds, 2)
     entry["other_cores_busy"] = round(entry["other_cpu_s"] / seconds, 2)
@@ -152,7 +164,8 @@ def merge(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     first, last = rounds[0], rounds[-1]
     merged = {k: v for k, v in first.items() if k not in _SUMMED}
     for key in _SUMMED:
-        merged[key] = sum(r[key] for r in rounds)
+        if key in first:
+            merged[key] = sum(r[key] for r in rounds)
     merged["rps"] = round(merged["requests"] / max(merged["duration_s"], 1e-9), 1)
     merged["latency_ms"] = {
         k: (max if k == "max" else statistics.median)(r["latency_ms"][k] for r in rounds)
@@ -188,6 +201,8 @@ def say(e: dict[str, Any]) -> None:
         f"p99 {e['latency_ms']['p99']:6.2f} ms",
         f"{e['server_cpu_us_per_request']:4.0f} us CPU/req",
     ]
+    if "proxy_cpu_us_per_request" in e:
+        parts.append(f"+ nginx {e['proxy_cpu_us_per_request']:.0f} us CPU/req")
     if cmds is not None:
         parts.append(f"{cmds:.2f} Redis cmds/req")
     if e["other_cores_busy"] > NOISY_CORES:

@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from .machine import PROJECT
+from .proxy import find_nginx
 
 RESULTS = PROJECT / "bench" / "results"
-MODES = ("baseline", "warm", "throttle", "cold", "redis", "soak")
+MODES = ("baseline", "warm", "throttle", "cold", "redis", "soak", "proxy")
+DEFAULT_MODES = ("baseline", "warm", "throttle", "cold", "redis", "proxy")
 
 
 @dataclass
@@ -41,6 +43,8 @@ class Plan:
     redis_url: str = field(default="", repr=False)
     redis_server: str = ""
     service_path: str = ""  # a directory holding another `service` package to measure
+    nginx: str = ""  # the nginx binary for the proxy mode ("" if not found)
+    proxy_skipped: str = ""  # why the proxy mode, asked for or a default, does not run
 
     def describe(self) -> dict[str, Any]:
         """The plan as recorded with the results (no output path, no Redis URL)."""
@@ -57,9 +61,14 @@ def plan_from(args: argparse.Namespace) -> Plan:
     quick = args.quick
     cores = os.cpu_count() or 1
     workers = args.workers or sorted({1, cores})
-    modes = args.modes or ["baseline", "warm", "throttle", "cold", "redis"]
+    modes = args.modes or list(DEFAULT_MODES)
     if args.soak and "soak" not in modes:
         modes.append("soak")
+    nginx = find_nginx()
+    proxy_skipped = ""
+    if "proxy" in modes and not nginx:
+        modes.remove("proxy")
+        proxy_skipped = "nginx not found"
     duration = args.duration or (3.0 if quick else 15.0)
     return Plan(
         quick=quick,
@@ -85,6 +94,8 @@ def plan_from(args: argparse.Namespace) -> Plan:
         redis_url=os.environ.get("REDIS_URL", ""),
         redis_server=os.environ.get("REDIS_SERVER", ""),
         service_path=str(Path(args.service_path).resolve()) if args.service_path else "",
+        nginx=nginx,
+        proxy_skipped=proxy_skipped,
     )
 
 

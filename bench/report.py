@@ -76,8 +76,33 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
     soak = results.get("soak")
     if soak:
         s["soak_rss_growth_pct"] = soak["rss_growth_pct"]
+    s.update(_proxy(results))
     s["targets"] = _targets(s)
     return s
+
+
+def _proxy(results: dict[str, Any]) -> dict[str, Any]:
+    """nginx in front of one worker against the direct warm run of the same pass."""
+    info = results.get("proxy") or {}
+    if "skipped" in info:
+        return {"proxy_skipped": info["skipped"]}
+    proxied, direct = _run(results, "proxy", 1, "proxy"), _run(results, "warm", 1)
+    if not proxied or not direct:
+        return {}
+    p99, direct_p99 = proxied["latency_ms"]["p99"], direct["latency_ms"]["p99"]
+    out: dict[str, Any] = {
+        "proxy_rps": proxied["rps"],
+        "proxy_vs_direct": round(proxied["rps"] / direct["rps"], 3),
+        "proxy_p50_ms": proxied["latency_ms"]["p50"],
+        "proxy_p99_ms": p99,
+        "direct_p99_ms": direct_p99,
+        "proxy_p99_added_ms": round(p99 - direct_p99, 3),
+        "proxy_cpu_us_per_request": proxied.get("proxy_cpu_us_per_request"),
+    }
+    if "rounds" in proxied and "rounds" in direct:
+        pairs = zip(proxied["rounds"], direct["rounds"], strict=False)
+        out["proxy_vs_direct_by_round"] = [round(x["rps"] / y["rps"], 3) for x, y in pairs]
+    return out
 
 
 def _targets(s: dict[str, Any]) -> list[dict[str, Any]]:
@@ -167,7 +192,7 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     for r in results["runs"]:
         lat = r["latency_ms"]
-        ratio = f"{r['rps'] / base:.2f}" if base and r["mode"] == "warm" else ""
+        ratio = f"{r['rps'] / base:.2f}" if base and r["mode"] in ("warm", "proxy") else ""
         cmds = r.get("redis_commands", {}).get("per_request")
         rss = (
             f"{sum(r['rss_mib']['before'].values()):.1f} -> "
@@ -211,6 +236,7 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(f"**Busy machine** during: {s['noisy_runs']} (other cores busy).")
     if s.get("scaling"):
         lines.append(f"Workers: warm throughput {s['scaling']}.")
+    lines += _proxy_lines(results)
     ceiling = results.get("redis_ceiling")
     if ceiling:
         lines += ["", "## Redis ceiling: redis-benchmark EVALSHA get_device.lua (full path)", ""]
@@ -243,6 +269,33 @@ def markdown(results: dict[str, Any]) -> str:
             for p in soak["series"]
         ]
     return "\n".join(lines) + "\n"
+
+
+def _proxy_lines(results: dict[str, Any]) -> list[str]:
+    s, info = results["summary"], results.get("proxy") or {}
+    if s.get("proxy_skipped"):
+        return ["", f"proxy: skipped: {s['proxy_skipped']}"]
+    if "proxy_vs_direct" not in s:
+        return []
+    lines = [
+        "",
+        f"proxy overhead: nginx in front gives {s['proxy_vs_direct']:.2f} of direct throughput, "
+        f"p99 {s['proxy_p99_added_ms']:+.2f} ms",
+        "",
+        f"(`proxy x1` over `warm x1` of the same pass: {s['proxy_rps']:,.0f} vs "
+        f"{s['proxy_rps'] / s['proxy_vs_direct']:,.0f} req/s; p99 {s['proxy_p99_ms']:.2f} ms "
+        f"through nginx, {s['direct_p99_ms']:.2f} ms direct",
+    ]
+    if s.get("proxy_vs_direct_by_round"):
+        lines[-1] += f"; by round {s['proxy_vs_direct_by_round']}"
+    if s.get("proxy_cpu_us_per_request") is not None:
+        lines[-1] += f"; nginx CPU {s['proxy_cpu_us_per_request']:.0f} us/req"
+    lines[-1] += (
+        f". {info.get('nginx', 'nginx')}, {info.get('config', 'deploy/nginx.conf')} as "
+        f"deployed, {info.get('nginx_workers', '?')} workers, access log on. The server "
+        "columns of that row are the service's; nginx shares the same cores.)"
+    )
+    return lines
 
 
 def write(results: dict[str, Any], out: Path, stamp: str, chart_too: bool = True) -> list[Path]:

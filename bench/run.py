@@ -26,7 +26,7 @@ import psutil
 from service import lua
 from service.settings import ENV_VARS, Settings
 
-from . import loadgen, machine, redisd, report, seed
+from . import loadgen, machine, proxy, redisd, report, seed
 from .loadgen import Load
 from .measure import Server, measure, merge, say, wait_quiet
 from .plan import Plan, build_parser, plan_from
@@ -42,6 +42,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "throttle": frozenset({OK, THROTTLED}),
     "cold": frozenset({OK}),
     "soak": frozenset({OK, THROTTLED, "NotAuthorizedException", "ResourceNotFoundException"}),
+    "proxy": frozenset({OK}),  # warm traffic, through nginx
 }
 
 
@@ -68,6 +69,7 @@ class Bench:
         }
         self.settings = Settings.from_env(self.service_env)
         self.seed: seed.Seed | None = None
+        self.proxy_info: dict[str, Any] = {}
         self._started = 0
         self.quiet_left_s = plan.quiet_wait_s
 
@@ -112,8 +114,10 @@ class Bench:
             "throttle": (str(s.hammer_file),),
             "cold": (str(s.cold_file), str(p.threads)),
             "soak": (str(s.soak_file), "80", "10"),
+            "proxy": (str(s.warm_file),),
         }
-        return Load(f"{mode}.lua", args[mode], seconds, p.threads, p.connections)
+        script = "warm.lua" if mode == "proxy" else f"{mode}.lua"
+        return Load(script, args[mode], seconds, p.threads, p.connections)
 
     def measure(self, server: Server, mode: str, seconds: float) -> dict[str, Any]:
         waited = wait_quiet(self.quiet_left_s)
@@ -147,13 +151,25 @@ class Bench:
         )
         print(f"  seeded in {self.seed.seconds:.1f}s (pool {self.seed.pool_id})", flush=True)
 
-    def do_service(self, workers: int, with_baseline: bool) -> None:
+    def do_service(
+        self,
+        workers: int,
+        with_baseline: bool,
+        with_proxy: bool = False,
+        modes: list[str] | None = None,
+    ) -> None:
         """Warm, throttle and cold runs on `workers` workers. With the baseline, warm runs take
-        turns with the baseline's, so that a busy machine slows both alike."""
-        modes = [m for m in ("warm", "throttle", "cold") if m in self.plan.modes]
+        turns with the baseline's, so that a busy machine slows both alike. With the proxy,
+        nginx (deploy/nginx.conf) in front of the same service takes its turn too: warm
+        traffic through nginx, next to the direct warm run it is compared with."""
+        asked = self.plan.modes if modes is None else modes
+        modes = [m for m in ("warm", "throttle", "cold") if m in asked]
+        if with_proxy and "warm" not in modes:
+            modes.insert(0, "warm")  # the proxy's ratio is to a direct warm run of this pass
         if not modes and not with_baseline:
             return
         procs: list[subprocess.Popen[bytes]] = []
+        front: proxy.Proxy | None = None
         try:
             servers: list[Server] = []
             if with_baseline:
@@ -164,29 +180,51 @@ class Bench:
                 proc, server = self.start_service(workers)
                 procs.append(proc)
                 servers.append(server)
-            names = " and ".join(f"{s.kind} (pids {s.pids})" for s in servers)
+            service = next((s for s in servers if s.kind == "service"), None)
+            if with_proxy and service is not None:
+                front = self.start_proxy(service)
+                servers.append(
+                    Server("proxy", workers, front.url, service.pids, proxy_pids=front.pids)
+                )
+            names = " and ".join(f"{s.kind} (pids {s.proxy_pids or s.pids})" for s in servers)
             print(f"{names}: warm-up {self.plan.warmup_s:g}s each", flush=True)
             for server in servers:
                 self.warm_up(server)
-            warm = [s for s in servers if s.kind == "baseline" or "warm" in modes]
+            warm = [s for s in servers if s.kind != "service" or "warm" in modes]
             rounds = self.plan.rounds if len(warm) > 1 else 1
             runs: dict[str, list[dict[str, Any]]] = {s.kind: [] for s in warm}
             for _ in range(rounds):
                 for server in warm:
+                    mode = "proxy" if server.kind == "proxy" else "warm"
                     runs[server.kind].append(
-                        self.measure(server, "warm", self.plan.duration_s / rounds)
+                        self.measure(server, mode, self.plan.duration_s / rounds)
                     )
             for kind in runs:
                 self.keep(merge(runs[kind]))
-            service = next((s for s in servers if s.kind == "service"), None)
             for mode in ("throttle", "cold"):
                 if service is not None and mode in modes:
                     self.keep(self.measure(service, mode, self.plan.short_s))
         finally:
+            if front is not None:
+                proxy.stop(self.children, front)
             for proc in procs:
                 self.children.stop(proc)
         if "cold" in modes:
             self.reset_cold()
+
+    def start_proxy(self, service: Server) -> proxy.Proxy:
+        """nginx with deploy/nginx.conf in front of `service`, on a free loopback port."""
+        binary = self.plan.nginx
+        upstream = service.url.split("://", 1)[-1]
+        front = proxy.start(self.children, binary, upstream, f"nginx-{self._started}")
+        self.proxy_info = {
+            "nginx": proxy.nginx_version(binary),
+            "binary": binary,
+            "config": str(proxy.TEMPLATE.relative_to(PROJECT)),
+            "upstream": upstream,
+            "nginx_workers": len(front.pids) - 1,
+        }
+        return front
 
     def reset_cold(self) -> None:
         """Forget the cold tokens' cached claims, so the next pass finds them cold again."""
@@ -280,8 +318,20 @@ def _run(plan: Plan, children: Children, tmp: Path) -> int:
     bench.do_seed()
     assert bench.seed is not None
     results["seed"] = seed.summary(bench.seed, plan.cold_tokens)
+    with_proxy = "proxy" in plan.modes
     for i, workers in enumerate(plan.workers):
-        bench.do_service(workers, with_baseline=i == 0 and "baseline" in plan.modes)
+        bench.do_service(
+            workers,
+            with_baseline=i == 0 and "baseline" in plan.modes,
+            with_proxy=with_proxy and workers == 1,
+        )
+    if with_proxy and 1 not in plan.workers:
+        # The proxy is measured in front of one worker, next to a direct warm run of it.
+        bench.do_service(1, with_baseline=False, with_proxy=True, modes=[])
+    if with_proxy:
+        results["proxy"] = bench.proxy_info
+    elif plan.proxy_skipped:
+        results["proxy"] = {"skipped": plan.proxy_skipped}
     if "redis" in plan.modes:
         results["redis_ceiling"] = bench.do_redis_ceiling()
     if "soak" in plan.modes and plan.soak_s > 0:

@@ -7,7 +7,6 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 import orjson
 from aiohttp import web
@@ -39,7 +38,6 @@ from .transport import RedisOverloaded, RedisReplyError, RedisUnavailable
 log = logging.getLogger("service")
 
 SETTINGS = web.AppKey("settings", Settings)
-ADMIN: web.AppKey[Any] = web.AppKey("admin")  # redis-py Redis or RedisCluster
 PIPE: web.AppKey[connect.Transport] = web.AppKey("pipe")
 REGISTRY = web.AppKey("registry", PoolRegistry)
 OPERATIONS = web.AppKey("operations", dict[str, Operation])
@@ -60,7 +58,6 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     await registry.load(admin)
     for script in lua.ALL:
         await pipe.execute("SCRIPT", "LOAD", script.source)
-    app[ADMIN] = admin
     app[PIPE] = pipe
     app[REGISTRY] = registry
     app[OPERATIONS] = operations(settings, registry, pipe)

@@ -1,6 +1,7 @@
 """The benchmark harness (bench/) runs end to end, about a second per mode, and writes results.
 
 This proves the harness works; it measures nothing worth keeping (benchmarks are not tests).
+One run serves both tests: every mode, nginx's `proxy` mode included where nginx is installed.
 """
 
 from __future__ import annotations
@@ -8,23 +9,27 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 
 from bench.loadgen import find_wrk
 from bench.procs import BenchError
+from bench.proxy import find_nginx
 
 PROJECT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.slow
-def test_bench_runs_every_mode_and_writes_results(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """One quick run of every mode (the default modes, with `proxy` where nginx is found, and a
+    2 s soak): the results' JSON path and its content."""
     try:
         find_wrk(install=True)
     except BenchError as exc:
         pytest.skip(f"wrk is not available, so the harness cannot run: {exc}")
-    out = tmp_path / "results"
+    out = tmp_path_factory.mktemp("bench") / "results"
     # 50 users at USER_RATE_PER_S=500: warm traffic stays under each user's rate up to
     # 25,000 req/s, and the hammered user is throttled from 600 req/s.
     options = (
@@ -36,8 +41,15 @@ def test_bench_runs_every_mode_and_writes_results(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
     [result] = out.glob("*.json")
+    return result, orjson.loads(result.read_bytes())
+
+
+@pytest.mark.slow
+def test_bench_runs_every_mode_and_writes_results(
+    bench_run: tuple[Path, dict[str, Any]],
+) -> None:
+    result, data = bench_run
     assert result.with_suffix(".md").read_text().startswith("# GetDevice benchmark")
-    data = orjson.loads(result.read_bytes())
     assert {"machine", "plan", "seed", "runs", "summary", "soak", "redis_ceiling"} <= data.keys()
     assert {"python", "aiohttp", "uvloop", "hiredis", "redis_server"} <= data["machine"][
         "versions"
@@ -45,7 +57,8 @@ def test_bench_runs_every_mode_and_writes_results(tmp_path: Path) -> None:
     assert data["machine"]["cores_logical"] >= 1
 
     runs = {r["label"]: r for r in data["runs"]}
-    assert set(runs) == {"baseline", "warm x1", "throttle x1", "cold x1", "soak x1"}
+    proxied = {"proxy x1"} if find_nginx() else set()
+    assert set(runs) == {"baseline", "warm x1", "throttle x1", "cold x1", "soak x1"} | proxied
     for run in runs.values():
         assert run["requests"] > 0 and run["rps"] > 0
         assert set(run["latency_ms"]) >= {"p50", "p90", "p99", "p999"}
@@ -67,3 +80,38 @@ def test_bench_runs_every_mode_and_writes_results(tmp_path: Path) -> None:
         "Redis commands per warm request",
         "Redis commands per cold request",
     }
+
+
+@pytest.mark.slow
+def test_bench_proxy_mode_runs_through_nginx(bench_run: tuple[Path, dict[str, Any]]) -> None:
+    result, data = bench_run
+    if not find_nginx():
+        # The default run leaves the mode out and says why.
+        assert data["proxy"] == {"skipped": "nginx not found"}
+        assert "proxy" not in data["plan"]["modes"]
+        pytest.skip("nginx is not installed (apt-get install -y nginx): proxy mode not run")
+    assert "proxy" in data["plan"]["modes"]
+    assert data["proxy"]["config"] == "deploy/nginx.conf"
+    assert data["proxy"]["nginx"].startswith("nginx/")
+    assert data["proxy"]["nginx_workers"] >= 1
+
+    runs = {r["label"]: r for r in data["runs"]}
+    proxied = runs["proxy x1"]
+    assert (proxied["server"], proxied["mode"], proxied["workers"]) == ("proxy", "proxy", 1)
+    assert proxied["answers"] == {"OK": proxied["requests"]}
+    assert proxied["unexpected"] == {}
+    assert proxied["proxy_cpu_us_per_request"] > 0
+    # Through nginx, still one Redis command per request.
+    assert proxied["redis_commands"]["per_request"] == pytest.approx(1.0, abs=0.05)
+
+    summary = data["summary"]
+    keys = {"proxy_rps", "proxy_vs_direct", "proxy_p99_ms", "direct_p99_ms", "proxy_p99_added_ms"}
+    assert keys <= summary.keys()
+    assert summary["proxy_rps"] == proxied["rps"]
+    assert summary["proxy_vs_direct"] == pytest.approx(
+        proxied["rps"] / runs["warm x1"]["rps"], abs=0.001
+    )
+    assert summary["direct_p99_ms"] == runs["warm x1"]["latency_ms"]["p99"]
+    md = result.with_suffix(".md").read_text()
+    assert "| proxy x1 |" in md
+    assert "proxy overhead: nginx in front gives " in md and " of direct throughput, p99 " in md
