@@ -49,6 +49,7 @@ class AccessLogger(AbstractAccessLogger):
             extra={
                 REQUEST_ID: response.headers.get("x-amzn-RequestId"),
                 "client_ip": request.remote,
+                "path": request.path,
                 "status": response.status,
                 "type": response.headers.get("x-amzn-ErrorType", "OK").rstrip(":"),
                 "duration_ms": round(time_s * 1000, 3),

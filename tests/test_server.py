@@ -26,8 +26,11 @@ TARGET = "AWSCognitoIdentityProviderService.GetDevice"
 
 
 class ServeProcess:
-    def __init__(self, redis_url: str, workers: int = 1, **env: str) -> None:
+    def __init__(
+        self, redis_url: str, workers: int = 1, log_path: str | None = None, **env: str
+    ) -> None:
         self.port = free_port()
+        self.log = open(log_path or os.devnull, "w")  # noqa: SIM115 (closed in stop())
         self.env = {
             **os.environ,
             "REDIS_URL": redis_url,
@@ -49,7 +52,7 @@ class ServeProcess:
             cwd=PROJECT,
             env=self.env,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=self.log,
             text=True,
         )
         assert self.proc.stdout is not None
@@ -107,6 +110,7 @@ class ServeProcess:
             for stream in (self.proc.stdout, self.proc.stderr):
                 if stream is not None:
                     stream.close()
+            self.log.close()
 
 
 @pytest.fixture
@@ -228,3 +232,27 @@ def _is_worker(pid: int) -> bool:
             return b"spawn_main" in fh.read()
     except OSError:
         return False
+
+
+def test_logs_are_json_lines_with_request_ids_and_never_a_token(
+    serve_factory: Any, settings: Settings, tmp_path: Any
+) -> None:
+    log_path = str(tmp_path / "serve.log")
+    server = serve_factory(log_path=log_path, ACCESS_LOG="true")
+    helper = Admin(settings, None)
+    _, device, token = helper.user_with_device("logged")
+    status, _ = server.get_device(token, device)
+    assert status == 200
+    status, body = server.get_device(token[:-5] + "AAAAA", device)  # a forged signature
+    assert body["__type"] == "NotAuthorizedException"
+    assert server.stop() == 0
+    with open(log_path) as fh:
+        text = fh.read()
+    lines = [orjson.loads(line) for line in text.splitlines() if line.strip()]
+    access = [e for e in lines if e["logger"] == "service.access" and e["path"] == "/"]
+    assert [(e["status"], e["type"]) for e in access] == [
+        (200, "OK"),
+        (400, "NotAuthorizedException"),
+    ]
+    assert all(re.fullmatch(r"[0-9a-f-]{36}", e["request_id"]) for e in access)
+    assert token[:40] not in text and token[-40:] not in text
