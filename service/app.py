@@ -89,8 +89,9 @@ async def handle_api(request: web.Request) -> web.Response:
     recorder = metrics.RECORDER
     recorder.in_flight += 1
     error: CognitoError | None = None
+    target = request.headers.get("X-Amz-Target")
     try:
-        response = protocol.ok(await _dispatch(request), request_id)
+        response = protocol.ok(await _dispatch(request, target), request_id)
     except CognitoError as exc:
         error = exc
     except RedisOverloaded:
@@ -108,23 +109,24 @@ async def handle_api(request: web.Request) -> web.Response:
         response = protocol.error(error, request_id)
     # Label by operation only for operations we serve: a label from a header would let any
     # client create unbounded metric series.
-    target = request.headers.get("X-Amz-Target", "")
-    name = target[len(protocol.TARGET_PREFIX) :]
-    if name not in app[OPERATIONS]:
-        name = "unknown"
+    name = "unknown"
+    if target and target.startswith(protocol.TARGET_PREFIX):
+        served = target[len(protocol.TARGET_PREFIX) :]
+        if served in app[OPERATIONS]:
+            name = served
     type_name = "OK" if error is None else error.type_name
     recorder.answered(name, type_name, time.perf_counter() - started)
     return response
 
 
-async def _dispatch(request: web.Request) -> bytes:
+async def _dispatch(request: web.Request, target: str | None) -> bytes:
     app = request.app
     settings = app[SETTINGS]
     if settings.deny_cidrs and netrules.denied(
         netrules.client_ip(request, settings.trusted_proxies), settings.deny_cidrs
     ):
         raise ForbiddenException(WAF_BLOCK)
-    name = protocol.parse_target(request.headers.get("X-Amz-Target"))
+    name = protocol.parse_target(target)
     operation = app[OPERATIONS].get(name)
     if operation is None:
         if name in COGNITO_OPERATIONS:
