@@ -176,8 +176,11 @@ def test_metrics_sum_over_two_workers_and_dead_workers_come_back(
     helper = Admin(settings, None)
     _, device, token = helper.user_with_device("metrics")
     n = 60
+    # One request first: it verifies the token and caches its claims in Redis, so every later
+    # one, on either worker, is a cache hit (concurrent first requests could all miss).
+    assert server.get_device(token, device)[0] == 200
     with concurrent.futures.ThreadPoolExecutor(6) as pool:
-        answers = list(pool.map(lambda _: server.get_device(token, device), range(n)))
+        answers = list(pool.map(lambda _: server.get_device(token, device), range(n - 1)))
     assert all(status == 200 for status, _ in answers)
     # Whichever worker answers the scrape, it reports all workers' counts (each worker adds
     # its counts every 0.5 s, and at once when it answers the scrape itself).
@@ -196,7 +199,7 @@ def test_metrics_sum_over_two_workers_and_dead_workers_come_back(
         assert ok == n
         hits = _metric(text, "cognito_token_cache_total", 'result="hit"')
         misses = _metric(text, "cognito_token_cache_total", 'result="miss"')
-        assert hits + misses == n and 1 <= misses <= 2
+        assert (hits, misses) == (n - 1, 1)
         count = _metric(
             text, "cognito_request_duration_seconds_bucket", 'le="+Inf",operation="GetDevice"'
         )
