@@ -50,7 +50,7 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     url = await asyncio.to_thread(embedded.redis_url, settings)
     admin = connect.admin_client(url, settings.redis_timeout_s)
-    pipe = connect.hot_pipe(url, settings, admin)
+    pipe = connect.hot_pipe(url, settings)
     if isinstance(pipe, ClusterPipe):
         await pipe.refresh()
     registry = PoolRegistry()

@@ -1,7 +1,8 @@
 """The hot path on Redis Cluster: one multiplexed pipe per primary, commands routed by slot.
 
-redis-py (RedisCluster) owns the topology: it reads CLUSTER SLOTS, and we copy its slot table.
-Every request's keys share one hash tag, so a request is still one command to one node.
+The slot table comes from CLUSTER SLOTS, asked over these same pipes (redis-py's RedisCluster,
+used for admin work, keeps its own). Every request's keys share one hash tag, so a request is
+still one command to one node.
 MOVED updates the slot and retries on the new owner (and refreshes the table in the background);
 ASK sends ASKING and the command back to back on the importing node; TRYAGAIN and CLUSTERDOWN
 back off briefly. A node that is down fails fast and triggers a refresh, so a promoted replica
@@ -32,12 +33,12 @@ class ClusterPipe:
     def __init__(
         self,
         node_url: Callable[[str, int], str],
-        admin: Any,
+        seeds: Sequence[tuple[str, int]],
         timeout_s: float,
         max_inflight: int,
     ) -> None:
         self._node_url = node_url
-        self._admin = admin  # redis.asyncio.cluster.RedisCluster
+        self._seeds = [f"{host}:{port}" for host, port in seeds]
         self._timeout_s = timeout_s
         self._max_inflight = max_inflight
         self._slots: list[str | None] = [None] * SLOTS
@@ -47,15 +48,26 @@ class ClusterPipe:
 
     # -- topology --------------------------------------------------------------------------
     async def refresh(self) -> None:
-        """Copy redis-py's slot table (re-reading CLUSTER SLOTS)."""
-        manager = self._admin.nodes_manager
-        await manager.initialize()
-        table: list[str | None] = [None] * SLOTS
-        for slot, nodes in manager.slots_cache.items():
-            if nodes:
-                table[slot] = f"{nodes[0].host}:{nodes[0].port}"
-        self._slots = table
-        self._last_refresh = asyncio.get_running_loop().time()
+        """Read CLUSTER SLOTS from the first node that answers: known primaries first, then the
+        nodes named in REDIS_URL. (redis-py's RedisCluster keeps its own table for admin work;
+        sharing it would let our refreshes replace its nodes under it.)"""
+        last: Exception | None = None
+        for node in [*self.primaries(), *self._seeds]:
+            try:
+                reply = await self._pipe(node).execute("CLUSTER", "SLOTS")
+            except (RedisUnavailable, RedisReplyError) as exc:
+                last = exc
+                continue
+            table: list[str | None] = [None] * SLOTS
+            for start, end, primary, *_replicas in reply:
+                host = primary[0].decode() or node.rpartition(":")[0]
+                owner = f"{host}:{int(primary[1])}"
+                for slot in range(int(start), int(end) + 1):
+                    table[slot] = owner
+            self._slots = table
+            self._last_refresh = asyncio.get_running_loop().time()
+            return
+        raise RedisUnavailable(f"no cluster node answered CLUSTER SLOTS: {last!r}")
 
     def _refresh_soon(self) -> None:
         loop = asyncio.get_running_loop()

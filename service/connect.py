@@ -75,9 +75,11 @@ def admin_client(url: str, timeout_s: float) -> Any:
     return aioredis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
 
 
-def hot_pipe(url: str, settings: Settings, admin: Any) -> RedisPipe | ClusterPipe:
+def hot_pipe(url: str, settings: Settings) -> RedisPipe | ClusterPipe:
     """The hot-path transport: one multiplexed pipe, or one per cluster node."""
     if is_cluster(url):
         c = parse_cluster_url(url)
-        return ClusterPipe(c.node_url, admin, settings.redis_timeout_s, settings.redis_max_inflight)
+        return ClusterPipe(
+            c.node_url, c.nodes, settings.redis_timeout_s, settings.redis_max_inflight
+        )
     return RedisPipe(url, settings.redis_timeout_s, settings.redis_max_inflight)

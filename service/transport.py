@@ -53,6 +53,7 @@ class _Protocol(asyncio.Protocol):
         self._wbuf: list[bytes] = []
         self._on_lost = on_lost
         self.closed = False
+        self.gone = asyncio.get_running_loop().create_future()  # set once the socket is closed
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
@@ -83,6 +84,8 @@ class _Protocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if not self.gone.done():
+            self.gone.set_result(None)
         self._fail_all(RedisUnavailable(f"connection lost: {exc or 'closed'}"))
         self._on_lost(self)
 
@@ -228,10 +231,12 @@ class RedisPipe:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, RedisUnavailable):
                     await task
-        if self._proto is not None and self._proto.transport is not None:
-            self._proto.transport.close()
-            await asyncio.sleep(0)  # let the transport finish closing before the loop goes
-        self._proto = None
+        proto, self._proto = self._proto, None
+        if proto is not None and proto.transport is not None:
+            proto.transport.close()
+            # Wait for the socket to be really closed, so the loop can close after us.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(proto.gone), 1.0)
 
     # -- commands ------------------------------------------------------------------------
     def _send(self, proto: _Protocol, args: Sequence[Arg]) -> asyncio.Future[Any]:

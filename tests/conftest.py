@@ -182,6 +182,8 @@ class LiveServer:
             if pending:
                 loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.run_until_complete(loop.shutdown_asyncgens())
+            # A few more turns: closing sockets finish closing only on a later iteration.
+            loop.run_until_complete(asyncio.sleep(0.05))
             loop.close()
 
     async def _serve(self) -> None:
