@@ -9,6 +9,8 @@ import orjson
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
+from .answer import Answer
+
 REQUEST_ID = "request_id"
 
 
@@ -41,17 +43,24 @@ class AccessLogger(AbstractAccessLogger):
     The body (and so the access token) is never logged."""
 
     def log(self, request: BaseRequest, response: StreamResponse, time_s: float) -> None:
+        request_id: str | None
+        error_type: str | None
+        if isinstance(response, Answer):
+            request_id, error_type = response.request_id, response.error_type
+        else:
+            request_id = response.headers.get("x-amzn-RequestId")
+            error_type = response.headers.get("x-amzn-ErrorType", "").rstrip(":") or None
         self.logger.info(
             "%s %s %s",
             request.method,
             request.path,
             response.status,
             extra={
-                REQUEST_ID: response.headers.get("x-amzn-RequestId"),
+                REQUEST_ID: request_id,
                 "client_ip": request.remote,
                 "path": request.path,
                 "status": response.status,
-                "type": response.headers.get("x-amzn-ErrorType", "OK").rstrip(":"),
+                "type": error_type or "OK",
                 "duration_ms": round(time_s * 1000, 3),
             },
         )

@@ -28,7 +28,7 @@ def _in(addr: Address, networks: Sequence[Network]) -> bool:
     return any(addr.version == net.version and addr in net for net in networks)
 
 
-def _forwarded_chain(request: web.Request) -> list[str]:
+def _forwarded_chain(request: web.BaseRequest) -> list[str]:
     forwarded = request.headers.getall("Forwarded", [])
     if forwarded:
         hops = []
@@ -42,7 +42,7 @@ def _forwarded_chain(request: web.Request) -> list[str]:
     return [h for v in request.headers.getall("X-Forwarded-For", []) for h in v.split(",")]
 
 
-def client_ip(request: web.Request, trusted: Sequence[Network]) -> Address | None:
+def client_ip(request: web.BaseRequest, trusted: Sequence[Network]) -> Address | None:
     """The client's address. Forwarding headers count only when the peer is a trusted proxy,
     and then only up to the first hop (from the right) that is not itself trusted."""
     peer = _parse(request.remote or "")

@@ -8,8 +8,8 @@ import re
 from typing import Any
 
 import orjson
-from aiohttp import web
 
+from .answer import Answer
 from .errors import CognitoError, SerializationException, UnknownOperationException
 
 TARGET_PREFIX = "AWSCognitoIdentityProviderService."
@@ -79,15 +79,15 @@ def _header_safe(text: str) -> str:
     return _UNSAFE.sub("?", text)
 
 
-def ok(payload: bytes, request_id: str) -> web.Response:
+_OK_HEADERS = f"Content-Type: {JSON_CONTENT_TYPE}\r\nx-amzn-RequestId: ".encode()
+
+
+def ok(payload: bytes, request_id: str) -> Answer:
     """A 200 answer whose body is already-serialised JSON."""
-    return web.Response(
-        body=payload,
-        headers={"Content-Type": JSON_CONTENT_TYPE, "x-amzn-RequestId": request_id},
-    )
+    return Answer(200, _OK_HEADERS + request_id.encode() + b"\r\n", payload, request_id=request_id)
 
 
-def error(exc: CognitoError, request_id: str) -> web.Response:
+def error(exc: CognitoError, request_id: str) -> Answer:
     """The JSON 1.1 error answer for `exc`, as Cognito shapes it."""
     try:
         body = orjson.dumps({"__type": exc.type_name, "message": exc.message})
@@ -95,13 +95,10 @@ def error(exc: CognitoError, request_id: str) -> web.Response:
         # The message quotes client input that was not valid UTF-8 (lone surrogates).
         exc.message = exc.message.encode("utf-8", "backslashreplace").decode()
         body = orjson.dumps({"__type": exc.type_name, "message": exc.message})
-    return web.Response(
-        body=body,
-        status=exc.status,
-        headers={
-            "Content-Type": JSON_CONTENT_TYPE,
-            "x-amzn-RequestId": request_id,
-            "x-amzn-ErrorType": f"{exc.type_name}:",
-            "x-amzn-ErrorMessage": _header_safe(exc.message),
-        },
+    lines = (
+        f"Content-Type: {JSON_CONTENT_TYPE}\r\n"
+        f"x-amzn-RequestId: {request_id}\r\n"
+        f"x-amzn-ErrorType: {exc.type_name}:\r\n"
+        f"x-amzn-ErrorMessage: {_header_safe(exc.message)}\r\n"
     )
+    return Answer(exc.status, lines.encode(), body, request_id=request_id, error_type=exc.type_name)

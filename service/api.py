@@ -1,0 +1,114 @@
+"""POST /, the API endpoint: every AWS JSON 1.1 operation arrives here, named by X-Amz-Target."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
+
+from . import metrics, netrules, protocol
+from .catalog import COGNITO_OPERATIONS
+from .errors import (
+    WAF_BLOCK,
+    CognitoError,
+    ForbiddenException,
+    InternalErrorException,
+    RequestEntityTooLargeException,
+    RequestTimeoutException,
+    SerializationException,
+    TooManyRequestsException,
+    UnknownOperationException,
+)
+from .logs import REQUEST_ID
+from .operations import Operation
+from .settings import Settings
+from .transport import RedisOverloaded, RedisReplyError, RedisUnavailable
+
+log = logging.getLogger("service")
+
+
+class Api:
+    """Answers API requests. Holds what a request needs, so it never looks it up in the app."""
+
+    def __init__(
+        self, settings: Settings, ids: protocol.RequestIds, operations: dict[str, Operation]
+    ) -> None:
+        self.settings = settings
+        self.ids = ids
+        self.operations = operations
+
+    async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
+        request_id = self.ids.next()
+        started = time.perf_counter()
+        recorder = metrics.RECORDER
+        recorder.in_flight += 1
+        error: CognitoError | None = None
+        target = request.headers.get("X-Amz-Target")
+        try:
+            response = protocol.ok(await self._dispatch(request, target), request_id)
+        except CognitoError as exc:
+            error = exc
+        except RedisOverloaded:
+            error = TooManyRequestsException("Rate exceeded")
+        except (RedisUnavailable, RedisReplyError) as exc:
+            recorder.redis_errors += 1
+            log.error("redis failure: %s", exc, extra={REQUEST_ID: request_id})
+            error = InternalErrorException()
+        except Exception:
+            log.exception("unexpected failure", extra={REQUEST_ID: request_id})
+            error = InternalErrorException()
+        finally:
+            recorder.in_flight -= 1
+        if error is not None:
+            response = protocol.error(error, request_id)
+        # Label by operation only for operations we serve: a label from a header would let any
+        # client create unbounded metric series.
+        name = "unknown"
+        if target and target.startswith(protocol.TARGET_PREFIX):
+            served = target[len(protocol.TARGET_PREFIX) :]
+            if served in self.operations:
+                name = served
+        type_name = "OK" if error is None else error.type_name
+        recorder.answered(name, type_name, time.perf_counter() - started)
+        return response
+
+    async def _dispatch(self, request: web.BaseRequest, target: str | None) -> bytes:
+        settings = self.settings
+        if settings.deny_cidrs and netrules.denied(
+            netrules.client_ip(request, settings.trusted_proxies), settings.deny_cidrs
+        ):
+            raise ForbiddenException(WAF_BLOCK)
+        name = protocol.parse_target(target)
+        operation = self.operations.get(name)
+        if operation is None:
+            if name in COGNITO_OPERATIONS:
+                raise UnknownOperationException(
+                    f"Operation {name} is not served yet by this service."
+                )
+            raise UnknownOperationException(f"Unknown operation {name}.")
+        length = request.content_length
+        if length is not None and length > settings.max_body_bytes:
+            raise self._too_large()
+        try:
+            if request.content.is_eof():
+                raw = await request.read()  # all there already: no timer needed (it costs ~9 us)
+            else:
+                async with asyncio.timeout(settings.body_timeout_s):
+                    raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise self._too_large() from None
+        except RequestPayloadError:  # e.g. Content-Encoding: gzip that does not decompress
+            raise SerializationException("The request body could not be read or decoded.") from None
+        except TimeoutError:
+            raise RequestTimeoutException(
+                f"The request body did not arrive within {settings.body_timeout_s:g} s."
+            ) from None
+        return await operation(protocol.parse_body(raw))
+
+    def _too_large(self) -> RequestEntityTooLargeException:
+        return RequestEntityTooLargeException(
+            f"Request body is larger than the limit of {self.settings.max_body_bytes} bytes."
+        )

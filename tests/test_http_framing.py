@@ -1,0 +1,191 @@
+"""HTTP framing of answers, byte by byte on a raw socket: the lean Answer (service/answer.py)
+and the fast `POST /` path (service/httpserver.py) must frame exactly as aiohttp would."""
+
+from __future__ import annotations
+
+import email.utils
+import socket
+import time
+from typing import Any
+
+import orjson
+import pytest
+
+from tests.conftest import Admin, LiveServer
+
+TARGET = "AWSCognitoIdentityProviderService.GetDevice"
+
+
+def request(
+    body: bytes,
+    *,
+    version: str = "1.1",
+    method: str = "POST",
+    path: str = "/",
+    extra: str = "",
+) -> bytes:
+    return (
+        f"{method} {path} HTTP/{version}\r\nHost: localhost\r\nX-Amz-Target: {TARGET}\r\n"
+        f"Content-Type: application/x-amz-json-1.1\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
+    ).encode() + body
+
+
+class Wire:
+    """A raw client socket that reads whole answers by their Content-Length."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.buf = b""
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def _fill(self) -> bool:
+        chunk = self.sock.recv(65536)
+        self.buf += chunk
+        return bool(chunk)
+
+    def answer(self, head_only: bool = False) -> tuple[str, dict[str, str], bytes]:
+        while b"\r\n\r\n" not in self.buf:
+            assert self._fill(), f"closed before a whole head: {self.buf!r}"
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        status, *lines = head.decode("latin-1").split("\r\n")
+        headers: dict[str, str] = {}
+        for line in lines:
+            name, value = line.split(": ", 1)
+            assert name.lower() not in headers, f"duplicate header {name}"
+            headers[name.lower()] = value
+        length = 0 if head_only else int(headers["content-length"])
+        while len(self.buf) < length:
+            assert self._fill(), "closed before the whole body"
+        body, self.buf = self.buf[:length], self.buf[length:]
+        return status, headers, body
+
+    def closed(self, wait_s: float = 5.0) -> bool:
+        """True once the server closes the connection (with nothing more sent)."""
+        self.sock.settimeout(wait_s)
+        try:
+            return self.sock.recv(1) == b""
+        except TimeoutError:
+            return False
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def wire(live: LiveServer) -> Any:
+    client = Wire(live.port)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def ok_body(admin: Admin) -> tuple[bytes, str]:
+    _, device, token = admin.user_with_device("framing")
+    return orjson.dumps({"AccessToken": token, "DeviceKey": device}), device
+
+
+BAD_TOKEN = orjson.dumps({"AccessToken": "abc.def.ghi", "DeviceKey": "us-east-1_0123abcd"})
+
+
+def test_ok_answer_has_cognito_headers_and_exact_length(
+    wire: Wire, ok_body: tuple[bytes, str]
+) -> None:
+    body, device = ok_body
+    wire.send(request(body))
+    status, headers, payload = wire.answer()
+    assert status == "HTTP/1.1 200 OK"
+    assert headers["content-type"] == "application/x-amz-json-1.1"
+    assert int(headers["content-length"]) == len(payload)
+    assert len(headers["x-amzn-requestid"]) == 36
+    assert "connection" not in headers  # keep-alive is HTTP/1.1's default
+    sent = email.utils.parsedate_to_datetime(headers["date"]).timestamp()
+    assert abs(sent - time.time()) < 5
+    assert orjson.loads(payload)["Device"]["DeviceKey"] == device
+
+
+def test_error_answer_headers(wire: Wire) -> None:
+    wire.send(request(BAD_TOKEN))
+    status, headers, payload = wire.answer()
+    assert status == "HTTP/1.1 400 Bad Request"
+    assert headers["x-amzn-errortype"] == "NotAuthorizedException:"
+    assert headers["x-amzn-errormessage"] == orjson.loads(payload)["message"]
+    assert orjson.loads(payload)["__type"] == "NotAuthorizedException"
+
+
+def test_pipelined_requests_are_answered_in_order_on_one_connection(
+    wire: Wire, ok_body: tuple[bytes, str]
+) -> None:
+    body, device = ok_body
+    wire.send(request(body) + request(BAD_TOKEN) + request(body))
+    answers = [wire.answer() for _ in range(3)]
+    assert [a[0].split()[1] for a in answers] == ["200", "400", "200"]
+    ids = {a[1]["x-amzn-requestid"] for a in answers}
+    assert len(ids) == 3
+    assert orjson.loads(answers[2][2])["Device"]["DeviceKey"] == device
+
+
+def test_http11_connection_close_is_honoured(wire: Wire, ok_body: tuple[bytes, str]) -> None:
+    wire.send(request(ok_body[0], extra="Connection: close\r\n"))
+    status, headers, _ = wire.answer()
+    assert status == "HTTP/1.1 200 OK"
+    assert headers["connection"] == "close"
+    assert wire.closed()
+
+
+def test_http10_closes_unless_asked_to_keep_alive(
+    live: LiveServer, ok_body: tuple[bytes, str]
+) -> None:
+    plain = Wire(live.port)
+    try:
+        plain.send(request(ok_body[0], version="1.0"))
+        status, headers, _ = plain.answer()
+        assert status == "HTTP/1.0 200 OK"
+        assert "connection" not in headers  # closing is HTTP/1.0's default
+        assert plain.closed()
+    finally:
+        plain.close()
+    kept = Wire(live.port)
+    try:
+        for _ in range(2):
+            kept.send(request(ok_body[0], version="1.0", extra="Connection: keep-alive\r\n"))
+            status, headers, _ = kept.answer()
+            assert status == "HTTP/1.0 200 OK"
+            assert headers["connection"] == "keep-alive"
+        assert not kept.closed(wait_s=0.3)
+    finally:
+        kept.close()
+
+
+def test_head_gets_headers_and_no_body(wire: Wire) -> None:
+    wire.send(b"HEAD /nowhere HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    status, headers, _ = wire.answer(head_only=True)
+    assert status == "HTTP/1.1 404 Not Found"
+    assert int(headers["content-length"]) > 0
+    wire.send(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    # Had the HEAD answer carried a body, it would be read here instead of the next answer.
+    status, _, payload = wire.answer()
+    assert status == "HTTP/1.1 200 OK"
+    assert orjson.loads(payload) == {"status": "ok"}
+
+
+def test_routed_post_paths_answer_like_the_fast_path(
+    wire: Wire, ok_body: tuple[bytes, str]
+) -> None:
+    body, device = ok_body
+    # A query string, or Expect: 100-continue, leaves the fast path for the router.
+    wire.send(request(body, path="/?x=1"))
+    status, _, payload = wire.answer()
+    assert status == "HTTP/1.1 200 OK"
+    assert orjson.loads(payload)["Device"]["DeviceKey"] == device
+    head = request(b"", extra="Expect: 100-continue\r\n").replace(
+        b"Content-Length: 0", b"Content-Length: %d" % len(body)
+    )
+    wire.send(head)
+    interim = wire.answer(head_only=True)
+    assert interim[0] == "HTTP/1.1 100 Continue"
+    wire.send(body)
+    status, _, payload = wire.answer()
+    assert status == "HTTP/1.1 200 OK"
+    assert orjson.loads(payload)["Device"]["DeviceKey"] == device
