@@ -21,6 +21,9 @@ from aiohttp.abc import AbstractStreamWriter
 from aiohttp.web_request import BaseRequest
 
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
+_STATUS_LINES_11 = {
+    code: b"HTTP/1.1 %d %s\r\n" % (code, r.encode()) for code, r in _REASONS.items()
+}
 
 
 class _Date:
@@ -74,21 +77,31 @@ class Answer(web.StreamResponse):
         request = self._req
         assert request is not None, "Answer was not prepared"
         body = self._payload_bytes
-        major, minor = request.version
-        connection = b""
-        if self._keep_alive:
-            if (major, minor) == (1, 0):
+        version = request.version
+        status_line = _STATUS_LINES_11.get(self.status)
+        if version == (1, 1) and status_line:  # what every SDK speaks: status lines ready-made
+            connection = b"" if self._keep_alive else b"Connection: close\r\n"
+        else:
+            status_line = b"HTTP/%d.%d %d %s\r\n" % (
+                version.major,
+                version.minor,
+                self.status,
+                self.reason.encode(),
+            )
+            connection = b""
+            if self._keep_alive and version == (1, 0):
                 connection = b"Connection: keep-alive\r\n"
-        elif (major, minor) >= (1, 1):
-            connection = b"Connection: close\r\n"
-        head = b"HTTP/%d.%d %d %s\r\n%sContent-Length: %d\r\nDate: %s\r\n%s\r\n" % (
-            major,
-            minor,
-            self.status,
-            self.reason.encode(),
-            self._header_lines,
-            len(body),
-            _Date.now(),
-            connection,
+            elif not self._keep_alive and version >= (1, 1):
+                connection = b"Connection: close\r\n"
+        head = b"".join(
+            (
+                status_line,
+                self._header_lines,
+                b"Content-Length: %d\r\nDate: " % len(body),
+                _Date.now(),
+                b"\r\n",
+                connection,
+                b"\r\n",
+            )
         )
         await super().write_eof(head if request.method == "HEAD" else head + body)
