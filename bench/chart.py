@@ -11,6 +11,7 @@ from . import TARGET_P99_MS, TARGET_RSS_GROWTH_PCT
 MODE_COLOURS = {
     "baseline": "#9e9e9e",
     "warm": "#1f77b4",
+    "paced": "#8fbbd9",
     "throttle": "#ff7f0e",
     "cold": "#7b4fa0",
     "soak": "#2ca02c",

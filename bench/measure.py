@@ -100,7 +100,9 @@ def measure(
     rss1 = usage.rss_mib()
     io1 = usage.syscalls()
     stats1 = redis.commandstats()
-    label = "baseline" if server.kind == "baseline" else f"{mode} x{server.workers}"
+    label = f"{mode} x{server.workers}"
+    if server.kind == "baseline":
+        label = "baseline" if mode == "warm" else f"baseline {mode}"
     proxy_cpu = pcpu1 - pcpu0
     entry: dict[str, Any] = {
         "label": label,

@@ -12,8 +12,8 @@ from .machine import PROJECT
 from .proxy import find_nginx
 
 RESULTS = PROJECT / "bench" / "results"
-MODES = ("baseline", "warm", "throttle", "cold", "redis", "soak", "proxy")
-DEFAULT_MODES = ("baseline", "warm", "throttle", "cold", "redis", "proxy")
+MODES = ("baseline", "warm", "paced", "throttle", "cold", "redis", "soak", "proxy")
+DEFAULT_MODES = ("baseline", "warm", "paced", "throttle", "cold", "redis", "proxy")
 
 
 @dataclass
@@ -32,6 +32,7 @@ class Plan:
     workers: list[int]
     threads: int
     connections: int
+    paced_rate: float  # req/s offered in all by the paced mode
     user_rate_per_s: float
     user_burst: int
     soak_s: float
@@ -83,6 +84,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
         workers=workers,
         threads=args.threads,
         connections=args.connections,
+        paced_rate=args.paced_rate,
         user_rate_per_s=args.user_rate,
         user_burst=args.user_burst,
         soak_s=args.soak,
@@ -133,6 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--threads", type=int, default=1, help="wrk threads (1)")
     p.add_argument("--connections", type=int, default=50, help="wrk connections (50)")
+    p.add_argument(
+        "--paced-rate",
+        type=float,
+        default=5000.0,
+        help="req/s the paced mode offers over all its connections (5000)",
+    )
     p.add_argument(
         "--user-rate",
         type=float,

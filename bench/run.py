@@ -39,6 +39,7 @@ THROTTLED = "TooManyRequestsException"
 # The answers each mode may give; anything else (or a socket error) fails the run.
 ALLOWED: dict[str, frozenset[str]] = {
     "warm": frozenset({OK}),
+    "paced": frozenset({OK}),  # warm traffic at a fixed offered rate
     "throttle": frozenset({OK, THROTTLED}),
     "cold": frozenset({OK}),
     "soak": frozenset({OK, THROTTLED, "NotAuthorizedException", "ResourceNotFoundException"}),
@@ -111,6 +112,7 @@ class Bench:
         s, p = self.seed, self.plan
         args: dict[str, tuple[str, ...]] = {
             "warm": (str(s.warm_file),),
+            "paced": (str(s.warm_file), f"{p.paced_rate:g}", str(p.connections)),
             "throttle": (str(s.hammer_file),),
             "cold": (str(s.cold_file), str(p.threads)),
             "soak": (str(s.soak_file), "80", "10"),
@@ -163,7 +165,7 @@ class Bench:
         nginx (deploy/nginx.conf) in front of the same service takes its turn too: warm
         traffic through nginx, next to the direct warm run it is compared with."""
         asked = self.plan.modes if modes is None else modes
-        modes = [m for m in ("warm", "throttle", "cold") if m in asked]
+        modes = [m for m in ("warm", "paced", "throttle", "cold") if m in asked]
         if with_proxy and "warm" not in modes:
             modes.insert(0, "warm")  # the proxy's ratio is to a direct warm run of this pass
         if not modes and not with_baseline:
@@ -201,6 +203,11 @@ class Bench:
                     )
             for kind in runs:
                 self.keep(merge(runs[kind]))
+            if "paced" in modes:
+                # The baseline too: the latency floor of aiohttp alone at the same rate.
+                for server in servers:
+                    if server.kind != "proxy":
+                        self.keep(self.measure(server, "paced", self.plan.short_s))
             for mode in ("throttle", "cold"):
                 if service is not None and mode in modes:
                     self.keep(self.measure(service, mode, self.plan.short_s))
