@@ -71,7 +71,11 @@ class Answer(web.StreamResponse):
             self._keep_alive = request.keep_alive
         return writer
 
+    async def write(self, data: bytes | bytearray | memoryview) -> None:
+        raise RuntimeError("an Answer is written whole, by write_eof()")
+
     async def write_eof(self, data: bytes = b"") -> None:
+        assert not data, "an Answer's body is given to its constructor"
         if self._eof_sent:
             return
         request = self._req

@@ -67,6 +67,9 @@ class Api:
             recorder.in_flight -= 1
         if error is not None:
             response = protocol.error(error, request_id)
+            if isinstance(error, RequestEntityTooLargeException):
+                # The body was never read: close rather than let aiohttp read and drop it all.
+                response.force_close()
         # Label by operation only for operations we serve: a label from a header would let any
         # client create unbounded metric series.
         name = "unknown"
@@ -105,6 +108,12 @@ class Api:
             raise self._too_large() from None
         except RequestPayloadError:  # e.g. Content-Encoding: gzip that does not decompress
             raise SerializationException("The request body could not be read or decoded.") from None
+        except ConnectionError:
+            # The client stopped sending mid-body (closed, or shut down its side): its fault, not
+            # ours, so no 500 in the logs and metrics. Still answered, for a half-closed client.
+            raise SerializationException(
+                "The request body ended before its Content-Length."
+            ) from None
         except TimeoutError:
             raise RequestTimeoutException(
                 f"The request body did not arrive within {settings.body_timeout_s:g} s."

@@ -40,7 +40,8 @@ class _JsonErrorHandler(RequestHandler):
         if status >= 500:
             error = InternalErrorException()
         else:
-            first_line = (message or "bad request").strip().splitlines()[0]
+            lines = (message or "").strip().splitlines()
+            first_line = lines[0] if lines else "bad request"
             error = SerializationException(f"Malformed HTTP request: {first_line}")
             error.status = status
         response = protocol.error(error, _IDS.next())

@@ -54,6 +54,8 @@ async def _run_worker(settings: Settings, sock: socket.socket) -> None:
     # Everything built so far (modules, the botocore-derived model, keys, clients) lives as
     # long as the worker: move it out of the cyclic GC's sight, so that full collections
     # scan only what requests allocate (a full scan of the whole heap is a latency spike).
+    # The price: a startup object that later becomes cyclic garbage is never collected; the
+    # startup set is bounded, so that waste is too.
     gc.collect()
     gc.freeze()
     site = web.SockSite(runner, sock, shutdown_timeout=settings.grace_s)

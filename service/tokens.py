@@ -94,20 +94,27 @@ def verify(token: str, registry: PoolRegistry, now: float | None = None) -> Clai
     # (jwk.construct(..., "RS256") in pools.py), and a header naming anything else is refused
     # above. These are the checks jws.verify(token, key, algorithms=ALGORITHMS) makes, without
     # decoding the whole token a second time (a quarter of a cold request's verification).
-    if not key.verify(f"{parts[0]}.{parts[1]}".encode(), signature):
+    try:
+        verified = key.verify(f"{parts[0]}.{parts[1]}".encode(), signature)
+    except Exception:  # any failure to verify is a refusal, never a 500 (jws.verify did so too)
+        verified = False
+    if not verified:
         raise NotAuthorizedException(INVALID_TOKEN)
     return _check_claims(payload, pool, raw, now)
 
 
 def _check_claims(payload: dict[str, Any], pool: Pool, raw: bytes, now: float | None) -> Claims:
     exp, iat = payload.get("exp"), payload.get("iat")
-    if not isinstance(exp, int) or not isinstance(iat, int) or isinstance(exp, bool):
+    if not isinstance(exp, int) or not isinstance(iat, int):
+        raise NotAuthorizedException(INVALID_TOKEN)
+    if isinstance(exp, bool) or isinstance(iat, bool):  # JSON true is an int to Python
         raise NotAuthorizedException(INVALID_TOKEN)
     if exp <= (time.time() if now is None else now):
         raise NotAuthorizedException(EXPIRED_TOKEN)
     if payload.get("token_use") != "access":
         raise NotAuthorizedException(INVALID_TOKEN)
-    if payload.get("client_id") not in pool.clients:
+    client_id = payload.get("client_id")
+    if not isinstance(client_id, str) or client_id not in pool.clients:
         raise NotAuthorizedException(INVALID_TOKEN)
     scope = payload.get("scope")
     if not isinstance(scope, str) or ADMIN_SCOPE not in scope.split(" "):

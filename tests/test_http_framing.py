@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email.utils
 import gc
+import logging
 import socket
 import time
 from typing import Any
@@ -221,3 +222,37 @@ def test_error_answers_leave_no_garbage_cycles(live_factory: Any) -> None:
             )
     finally:
         client.close()
+
+
+def _internal_errors(port: int) -> float:
+    wire = Wire(port)
+    try:
+        wire.send(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        _, _, text = wire.answer()
+    finally:
+        wire.close()
+    total = 0.0
+    for line in text.decode().splitlines():
+        if line.startswith("cognito_requests_total{") and 'type="InternalErrorException"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_a_client_gone_mid_body_is_not_a_server_error(
+    live: LiveServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    before = _internal_errors(live.port)
+    with caplog.at_level(logging.WARNING, logger="service"):
+        for how in ("close", "half-close"):
+            client = Wire(live.port)
+            client.send(request(BAD_TOKEN)[:-10])  # Content-Length promises 10 bytes more
+            time.sleep(0.2)  # the handler is waiting for the body now
+            if how == "close":
+                client.close()
+            else:
+                client.sock.shutdown(socket.SHUT_WR)
+                assert client.closed()
+                client.close()
+        time.sleep(0.5)
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("service")] == []
+    assert _internal_errors(live.port) == before

@@ -596,11 +596,23 @@ def test_verify_expiry_boundary(signer: Signer) -> None:
         assert info.value.message == EXPIRED
 
 
+def _signed(s: Signer, payload: dict[str, Any]) -> str:
+    """A token with any payload, validly signed with the pool's own key."""
+    head = b64url(json.dumps({"kid": s.kid, "alg": "RS256"}).encode())
+    signing_input = f"{head}.{b64url(json.dumps(payload).encode())}"
+    return f"{signing_input}.{b64url(s.private.sign(signing_input.encode()))}"
+
+
 def _unit_attacks(s: Signer) -> list[tuple[str, str]]:
     good = s.issue()
     header, payload = split_token(good)
     attacker = new_rsa_key()
     return [
+        # Well signed, badly typed claims: refused, never a crash (a list is unhashable).
+        (_signed(s, {**payload, "client_id": ["client-1"]}), INVALID),
+        (_signed(s, {**payload, "client_id": {"client-1": 1}}), INVALID),
+        (_signed(s, {**payload, "iat": True}), INVALID),
+        (_signed(s, {**payload, "exp": "9999999999"}), INVALID),
         (forge({"kid": "kid-1", "alg": "none"}, payload), INVALID),
         (with_payload(good, sub="sub-2"), INVALID),
         (sign_rs256({"kid": "kid-2", "alg": "RS256"}, payload, attacker), INVALID),
