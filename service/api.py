@@ -110,7 +110,8 @@ class Api:
             raise SerializationException("The request body could not be read or decoded.") from None
         except ConnectionError:
             # The client stopped sending mid-body (closed, or shut down its side): its fault, not
-            # ours, so no 500 in the logs and metrics. Still answered, for a half-closed client.
+            # ours, so no 500 in the logs and metrics. aiohttp has usually closed the connection
+            # by now, and then this answer is never sent.
             raise SerializationException(
                 "The request body ended before its Content-Length."
             ) from None

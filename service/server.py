@@ -51,7 +51,7 @@ async def _run_worker(settings: Settings, sock: socket.socket) -> None:
         }
     runner = make_runner(app, handle_signals=False, shutdown_timeout=settings.grace_s, **access)
     await runner.setup()
-    # Everything built so far (modules, the botocore-derived model, keys, clients) lives as
+    # Everything built so far (modules, parsed keys, pools, Redis clients) lives as
     # long as the worker: move it out of the cyclic GC's sight, so that full collections
     # scan only what requests allocate (a full scan of the whole heap is a latency spike).
     # The price: a startup object that later becomes cyclic garbage is never collected; the
