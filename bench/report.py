@@ -244,11 +244,15 @@ def markdown(results: dict[str, Any]) -> str:
         "waits between requests), so their latency is the answer's, not the queue's.",
     ]
     if s.get("warm_p99_vs_baseline") is not None:
+        paced, base_paced = s.get("paced_p99_ms", {}).get("1"), s.get("baseline_paced_p99_ms")
         lines.append(
             f"p99 at saturation, warm x1 / baseline: {s['warm_p99_ms']['1']:.2f} / "
-            f"{s['baseline_p99_ms']:.2f} ms = {s['warm_p99_vs_baseline']:.2f}; paced, "
-            f"service {s.get('paced_p99_ms', {}).get('1', '-')} ms, baseline "
-            f"{s.get('baseline_paced_p99_ms', '-')} ms."
+            f"{s['baseline_p99_ms']:.2f} ms = {s['warm_p99_vs_baseline']:.2f}"
+            + (
+                f"; paced, service {paced:.2f} ms, baseline {base_paced:.2f} ms."
+                if paced is not None and base_paced is not None
+                else "."
+            )
         )
     if s.get("warm_cpu_vs_baseline"):
         lines.append(
