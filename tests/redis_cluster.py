@@ -79,8 +79,22 @@ class RedisCluster:
             self._wait(lambda r=replica, m=master_id: self._knows(r, m))
             with self.client(replica) as c:
                 c.execute_command("CLUSTER", "REPLICATE", master_id)
+        # A failover elects a replica only if the other primaries already know it as the failed
+        # one's replica, and it is in sync: wait for both, or a test that kills a primary
+        # right away may wait on gossip for longer than it allows.
+        self._wait(lambda: all(self._synced(r) for r in self.replicas))
+        self._wait(lambda: all(self._replicas_seen(s) == len(self.replicas) for s in self.nodes))
         self.wait_ok()
         return self
+
+    def _synced(self, replica: RedisServer) -> bool:
+        with self.client(replica) as c:
+            return bool(c.info("replication").get("master_link_status") == "up")
+
+    def _replicas_seen(self, server: RedisServer) -> int:
+        with self.client(server) as c:
+            lines = c.execute_command("CLUSTER", "NODES").decode().strip().splitlines()
+        return sum("slave" in line.split()[2].split(",") for line in lines)
 
     def _known(self, server: RedisServer) -> int:
         with self.client(server) as c:
