@@ -43,13 +43,10 @@ class AccessLogger(AbstractAccessLogger):
     The body (and so the access token) is never logged."""
 
     def log(self, request: BaseRequest, response: StreamResponse, time_s: float) -> None:
-        request_id: str | None
-        error_type: str | None
+        # Only API answers (Answers) carry a request id and an error type.
+        request_id = error_type = None
         if isinstance(response, Answer):
             request_id, error_type = response.request_id, response.error_type
-        else:
-            request_id = response.headers.get("x-amzn-RequestId")
-            error_type = response.headers.get("x-amzn-ErrorType", "").rstrip(":") or None
         self.logger.info(
             "%s %s %s",
             request.method,

@@ -79,12 +79,12 @@ def _header_safe(text: str) -> str:
     return _UNSAFE.sub("?", text)
 
 
-_OK_HEADERS = f"Content-Type: {JSON_CONTENT_TYPE}\r\nx-amzn-RequestId: ".encode()
+_HEAD = f"Content-Type: {JSON_CONTENT_TYPE}\r\nx-amzn-RequestId: ".encode()
 
 
 def ok(payload: bytes, request_id: str) -> Answer:
     """A 200 answer whose body is already-serialised JSON."""
-    return Answer(200, _OK_HEADERS + request_id.encode() + b"\r\n", payload, request_id=request_id)
+    return Answer(200, _HEAD + request_id.encode() + b"\r\n", payload, request_id=request_id)
 
 
 def error(exc: CognitoError, request_id: str) -> Answer:
@@ -96,9 +96,11 @@ def error(exc: CognitoError, request_id: str) -> Answer:
         exc.message = exc.message.encode("utf-8", "backslashreplace").decode()
         body = orjson.dumps({"__type": exc.type_name, "message": exc.message})
     lines = (
-        f"Content-Type: {JSON_CONTENT_TYPE}\r\n"
-        f"x-amzn-RequestId: {request_id}\r\n"
-        f"x-amzn-ErrorType: {exc.type_name}:\r\n"
-        f"x-amzn-ErrorMessage: {_header_safe(exc.message)}\r\n"
+        _HEAD
+        + (
+            f"{request_id}\r\n"
+            f"x-amzn-ErrorType: {exc.type_name}:\r\n"
+            f"x-amzn-ErrorMessage: {_header_safe(exc.message)}\r\n"
+        ).encode()
     )
-    return Answer(exc.status, lines.encode(), body, request_id=request_id, error_type=exc.type_name)
+    return Answer(exc.status, lines, body, request_id=request_id, error_type=exc.type_name)
