@@ -23,7 +23,6 @@ from jose.backends.base import Key
 from service import store, tokens
 from service.cli import mint_token
 from service.devices import device_from_hash, get_device_response
-from service.keys import UserKeys
 from service.pools import Pool, pool_from_record
 from service.settings import Settings
 
@@ -182,7 +181,7 @@ def _mint_cold(
                 minted.extend(batch)
     rows: list[tuple[str, ...]] = [(t, devices[i]) for t, i in zip(minted, owners, strict=True)]
     claims = [
-        UserKeys(record["id"], users[i].sub).claims(tokens.digest(token))
+        users[i].keys.claims(tokens.digest(token))
         for token, i in zip(minted, owners, strict=True)
     ]
     return rows, claims

@@ -19,10 +19,12 @@ import orjson
 import redis.asyncio as aioredis
 
 from . import connect, embedded, logs, store, tokens
+from .admin_input import client_id as valid_client_id
+from .admin_input import device_key as valid_device_key
+from .admin_input import ttl_s as valid_ttl_s
 from .devices import device_from_hash
 from .pools import PoolRegistry, text
 from .settings import Settings, SettingsError
-from .validation import GET_DEVICE_INPUT, validate
 
 Handler = Callable[[argparse.Namespace, Settings, aioredis.Redis], Awaitable[Any]]
 
@@ -49,7 +51,12 @@ def _pool_id(args: argparse.Namespace, settings: Settings) -> str:
 async def pool_create(args: argparse.Namespace, settings: Settings, r: aioredis.Redis) -> None:
     jwks = None
     if args.jwks_file:
-        jwks = orjson.loads(await asyncio.to_thread(Path(args.jwks_file).read_bytes))
+        try:
+            jwks = orjson.loads(await asyncio.to_thread(Path(args.jwks_file).read_bytes))
+        except OSError as exc:
+            raise store.InvalidInput(f"cannot read {args.jwks_file}: {exc.strerror}") from None
+        except orjson.JSONDecodeError:
+            raise store.InvalidInput(f"{args.jwks_file} is not JSON") from None
     record = await store.create_pool(
         r,
         settings,
@@ -125,14 +132,12 @@ async def revoke_token(args: argparse.Namespace, settings: Settings, r: aioredis
     registry = PoolRegistry()
     await registry.load(r)
     claims = tokens.verify(token, registry)
-    await store.revoke_origin_jti(r, claims.pool.id, claims.sub, claims.origin_jti)
+    await store.revoke_origin_jti(r, claims.pool.id, claims.username, claims.sub, claims.origin_jti)
     _emit({"RevokedOriginJti": claims.origin_jti})
 
 
 # -- device, token -------------------------------------------------------------------------
 async def device_add(args: argparse.Namespace, settings: Settings, r: aioredis.Redis) -> None:
-    if args.key is not None:
-        validate({"DeviceKey": args.key}, GET_DEVICE_INPUT)
     pool_id = _pool_id(args, settings)
     user = await store.get_user(r, pool_id, args.username)
     fields = await store.add_device(
@@ -152,6 +157,11 @@ async def mint_token(
 
 
 async def token(args: argparse.Namespace, settings: Settings, r: aioredis.Redis) -> None:
+    valid_ttl_s(args.ttl)
+    if args.client_id is not None:
+        valid_client_id(args.client_id)
+    if args.device_key is not None:
+        valid_device_key(args.device_key)
     value = await mint_token(
         r,
         settings,
@@ -297,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("token", help="mint an access token; prints the token alone")
     c.add_argument("username", metavar="USERNAME")
     c.add_argument("--pool-id")
-    c.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (may be negative)")
+    c.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds, 1 to 86400")
     c.add_argument("--scope", action="append", help="scope (repeatable; default: admin scope)")
     c.add_argument("--client-id")
     c.add_argument("--device-key")

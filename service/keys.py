@@ -2,41 +2,64 @@
 
 Layout (documented in the README, because other systems may write devices into it):
 
-    cgd:pools                          SET   ids of every pool, deleted ones included
-    cgd:pools:version                  STR   a new random value on every pool change; workers reload
-    cgd:pool:{P}                       HASH  pool config (see store.py)
-    cgd:pool:{P}:usernames             HASH  username -> sub
-    cgd:user:{P/S}                     HASH  one user: username, sub, status, enabled, ...,
+    cgd:{pools}:ids                    SET   ids of every pool, deleted ones included
+    cgd:{pools}:version                STR   a new random value on every pool change; workers reload
+    cgd:{pools}:pool:<P>               HASH  pool config, with its generation `gen` (see store.py)
+    cgd:{pools}:issuers                HASH  issuer -> id of the live pool that owns it
+    cgd:bucket:{P}                     HASH  the pool-wide bucket (when enabled)
+    cgd:user:{P:G:N:U}                 HASH  one user: username, sub, status, enabled, ...,
                                              and the user's token bucket (bucket_tokens, ...)
-    cgd:user:{P/S}:devices             SET   the user's device keys
-    cgd:user:{P/S}:device:<key>        HASH  one device
-    cgd:user:{P/S}:revoked             SET   revoked origin_jti values
-    cgd:user:{P/S}:claims:<digest>     HASH  verified claims of one access token (expires)
-    cgd:user:{P/S}:claims-index        ZSET  digests of the cached claims, scored by exp
-    cgd:pool:{P}:bucket                HASH  the pool-wide bucket (when enabled)
+    cgd:user:{P:G:N:U}:devices         SET   the user's device keys
+    cgd:user:{P:G:N:U}:device:<key>    HASH  one device
+    cgd:user:{P:G:N:U}:revoked         SET   revoked origin_jti values
+    cgd:user:{P:G:N:U}:claims:<digest> HASH  verified claims of one access token (expires)
+    cgd:user:{P:G:N:U}:claims-index    ZSET  digests of the cached claims, scored by exp
 
-P is the user pool id, S the user's `sub`. Everything of one user shares the hash tag
-`{P/S}`, so the one script of a GetDevice request touches a single cluster slot.
+P is the user pool id, G the pool's generation (new each time a pool id is created, so a
+recreated pool shares nothing with the one it replaces), U the username and N its length in
+characters. Why each choice:
+- Users are keyed by username, not `sub`: creating or deleting a user then touches one hash
+  slot only, so it is one atomic script even on a cluster. The user's `sub` is stored in the
+  hash and checked against every token's.
+- The length prefix makes the encoding injective: P and G never hold `:` (P is validated, G is
+  hex), and N says exactly where U ends, whatever U holds (`:`, `}` or `/`), so no two
+  (pool, generation, username) triples share a key, and no user's key is another's plus a suffix.
+- Everything of one user shares the hash tag, so one request's script touches one slot.
+- Every pool record shares the tag `{pools}`, so creating, changing or deleting a pool (record,
+  id set, issuer index and version together) is one atomic script on a cluster too.
 """
 
 from __future__ import annotations
 
 PREFIX = "cgd:"
 
-POOLS = PREFIX + "pools"
-POOLS_VERSION = PREFIX + "pools:version"
+_CONTROL = PREFIX + "{pools}:"
+POOLS = _CONTROL + "ids"
+POOLS_VERSION = _CONTROL + "version"
+ISSUERS = _CONTROL + "issuers"
+POOL_RECORD_PREFIX = _CONTROL + "pool:"
 
 
 def pool(pool_id: str) -> str:
-    return f"{PREFIX}pool:{{{pool_id}}}"
-
-
-def pool_usernames(pool_id: str) -> str:
-    return f"{PREFIX}pool:{{{pool_id}}}:usernames"
+    return POOL_RECORD_PREFIX + pool_id
 
 
 def pool_bucket(pool_id: str) -> str:
-    return f"{PREFIX}pool:{{{pool_id}}}:bucket"
+    return f"{PREFIX}bucket:{{{pool_id}}}"
+
+
+def user_base(pool_id: str, gen: str, username: str) -> str:
+    return f"{user_prefix(pool_id, gen)}{len(username)}:{username}}}"
+
+
+def user_prefix(pool_id: str, gen: str) -> str:
+    """What every user key of one generation of a pool starts with."""
+    return f"{PREFIX}user:{{{pool_id}:{gen}:"
+
+
+def pool_users_pattern(pool_id: str) -> str:
+    """A SCAN pattern for every user key of every generation of `pool_id` (sweeps only)."""
+    return f"{PREFIX}user:{{{pool_id}:*"
 
 
 class UserKeys:
@@ -44,8 +67,8 @@ class UserKeys:
 
     __slots__ = ("base",)
 
-    def __init__(self, pool_id: str, sub: str) -> None:
-        self.base = f"{PREFIX}user:{{{pool_id}/{sub}}}"
+    def __init__(self, pool_id: str, gen: str, username: str) -> None:
+        self.base = user_base(pool_id, gen, username)
 
     @property
     def user(self) -> str:

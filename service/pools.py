@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 import orjson
 import redis.asyncio as aioredis
-from jose import jwk
 from jose.backends.base import Key
-from jose.exceptions import JOSEError
 
-from . import keys
+from . import jwks, keys
 
 log = logging.getLogger(__name__)
+
+POOL_ID_RE = re.compile(r"[\w-]+_[0-9a-zA-Z]+", re.ASCII)
+POOL_ID_MAX = 55
+GEN_RE = re.compile(r"[0-9a-f]{1,32}")
+# A worker that meets an unknown issuer, kid or client asks Redis whether pools changed, at
+# most once per this many seconds; requests arriving meanwhile wait for that one check.
+CATCH_UP_INTERVAL_S = 0.05
 
 
 def text(value: bytes | str) -> str:
@@ -32,60 +37,62 @@ class Pool:
     id: str
     issuer: str
     region: str
+    # New each time this id is created: every key of the pool's users carries it, so nothing
+    # (users, devices, cached claims) of a deleted pool is reachable from its successor.
+    gen: str = "0"
     device_tracking: bool = True
     clients: frozenset[str] = frozenset()
     deleted: bool = False
+    # The pool trusts keys it did not make (a file or URL): their tokens' iat comes from
+    # another clock, so sign-out cut-offs allow for skew (see get_device.lua).
+    external: bool = False
     keys: Mapping[str, Key] = field(default_factory=dict)
     jwks: bytes = b'{"keys":[]}'
 
 
-def parse_jwks(doc: Any) -> dict[str, Key]:
-    """Parse the RS256 signing keys of a JWKS document, once. Others are ignored."""
-    parsed: dict[str, Key] = {}
-    if not isinstance(doc, dict) or not isinstance(doc.get("keys"), list):
-        return parsed
-    for item in doc["keys"]:
-        if not isinstance(item, dict) or item.get("kty") != "RSA":
-            continue
-        if item.get("alg", "RS256") != "RS256" or item.get("use", "sig") != "sig":
-            continue
-        kid = item.get("kid")
-        if not isinstance(kid, str):
-            continue
-        try:
-            parsed[kid] = jwk.construct(item, "RS256")
-        except (JOSEError, ValueError, TypeError):
-            log.warning("ignoring an unparseable JWK (kid %s)", kid)
-    return parsed
+def valid_pool_id(pool_id: str) -> bool:
+    return len(pool_id) <= POOL_ID_MAX and POOL_ID_RE.fullmatch(pool_id) is not None
 
 
 def pool_from_record(record: Mapping[str, str], external_jwks: Any = None) -> Pool:
-    """Build a Pool from its Redis hash (and, for a JWKS URL, the fetched document)."""
-    own = orjson.loads(record.get("jwks") or '{"keys":[]}')
-    docs = [own] + ([external_jwks] if external_jwks is not None else [])
-    merged = {"keys": [k for d in docs if isinstance(d, dict) for k in d.get("keys", [])]}
+    """Build a Pool from its Redis hash (and, for a JWKS URL, the fetched document).
+
+    Raises ValueError (JwksError is one) on any malformed member: the caller skips the record.
+    """
+    pool_id = record["id"]
+    if not valid_pool_id(pool_id):
+        raise ValueError(f"invalid pool id {pool_id!r}")
+    gen = record.get("gen", "0")
+    if not GEN_RE.fullmatch(gen):
+        raise ValueError(f"invalid generation {gen!r}")
+    issuer = record["issuer"]
+    if not isinstance(issuer, str) or not issuer:
+        raise ValueError("empty issuer")
+    clients = orjson.loads(record.get("clients") or "[]")
+    if not isinstance(clients, list) or not all(isinstance(c, str) for c in clients):
+        raise ValueError("clients must be a JSON list of strings")
+    docs = [jwks.validate(orjson.loads(record.get("jwks") or '{"keys":[]}'), min_keys=0)]
+    if external_jwks is not None:
+        docs.append(external_jwks)
+    parsed: dict[str, Key] = {}
+    for doc in docs:
+        parsed.update(jwks.parse(doc))
     return Pool(
-        id=record["id"],
-        issuer=record["issuer"],
-        region=record.get("region", record["id"].split("_", 1)[0]),
+        id=pool_id,
+        issuer=issuer,
+        region=record.get("region") or pool_id.split("_", 1)[0],
+        gen=gen,
         device_tracking=record.get("device_tracking", "1") == "1",
-        clients=frozenset(orjson.loads(record.get("clients") or "[]")),
+        clients=frozenset(clients),
         deleted=record.get("deleted", "0") == "1",
-        keys=parse_jwks(merged),
-        jwks=orjson.dumps(merged),
+        external="private_pem" not in record,
+        keys=parsed,
+        jwks=jwks.public_json(docs),
     )
 
 
-async def fetch_jwks(url: str, timeout_s: float = 5.0) -> Any:
-    """Fetch a JWKS document (e.g. a real Cognito pool's) over HTTP(S)."""
-    timeout = aiohttp.ClientTimeout(total=timeout_s)
-    async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as resp:
-        resp.raise_for_status()
-        return orjson.loads(await resp.read())
-
-
 class PoolRegistry:
-    """Every pool, by id and by issuer. Reloaded whole when `cgd:pools:version` changes."""
+    """Every pool, by id and by issuer. Reloaded whole when `cgd:{pools}:version` changes."""
 
     def __init__(self) -> None:
         self.by_id: dict[str, Pool] = {}
@@ -94,14 +101,28 @@ class PoolRegistry:
         # token -> operations.Route: per-worker memo of where a verified token's claims live.
         self.routes: dict[str, Any] = {}
         self._jwks_cache: dict[str, Any] = {}
+        self._client: aioredis.Redis | None = None
+        self._pending: asyncio.Future[bool] | None = None
+        self._next_check = 0.0
 
     def replace(self, pools: list[Pool]) -> None:
         self.by_id = {p.id: p for p in pools}
-        self.by_issuer = {p.issuer: p for p in pools}
+        by_issuer: dict[str, Pool] = {}
+        # Live pools first: a deleted pool's issuer may have been taken by a live one.
+        for p in sorted(pools, key=lambda p: p.deleted):
+            if p.issuer in by_issuer:
+                if not p.deleted:
+                    log.warning("pool %s skipped: issuer taken by %s", p.id, by_issuer[p.issuer].id)
+                continue
+            by_issuer[p.issuer] = p
+        self.by_issuer = by_issuer
         self.routes.clear()  # memoised routes hold Pool objects that may have just changed
 
     async def load(self, r: aioredis.Redis) -> None:
-        """Read every pool from Redis and parse its keys."""
+        """Read every pool from Redis and parse its keys. A malformed record is logged and
+        skipped: one bad pool (written by another system or an older version) never stops
+        the others from loading."""
+        self._client = r
         raw_version = await r.get(keys.POOLS_VERSION)
         version = None if raw_version is None else text(raw_version).encode()
         ids = sorted(text(x) for x in await r.smembers(keys.POOLS))
@@ -110,26 +131,65 @@ class PoolRegistry:
             raw = await r.hgetall(keys.pool(pool_id))
             if not raw:
                 continue
-            record = {text(k): text(v) for k, v in raw.items()}
-            external = None
-            url = record.get("jwks_url")
-            if url:
-                external = await self._external(url)
-            pools.append(pool_from_record(record, external))
+            try:
+                record = {text(k): text(v) for k, v in raw.items()}
+                external = None
+                url = record.get("jwks_url")
+                if url and record.get("deleted") != "1":
+                    external = await self._external(url)
+                pools.append(pool_from_record(record, external))
+            except (ValueError, KeyError, UnicodeDecodeError) as exc:
+                log.error("pool %r skipped: malformed record: %s", pool_id, exc)
         self.replace(pools)
         self.version = version
 
     async def _external(self, url: str) -> Any:
         try:
-            self._jwks_cache[url] = await fetch_jwks(url)
-        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+            self._jwks_cache[url] = await jwks.fetch(url)
+        except jwks.JwksError as exc:
             # Keep serving with the last good copy; a pool whose keys can't be fetched
             # rejects its tokens as invalid, which is what Cognito-side clients expect.
-            log.warning("cannot fetch JWKS from %s: %r", url, exc)
+            log.warning("%s", exc)
         return self._jwks_cache.get(url)
+
+    async def catch_up(self) -> bool:
+        """Reload if the pools changed since the last load; True if anything was reloaded.
+
+        For a token naming an issuer, kid or client this worker does not know yet: a pool
+        created a moment ago must work at once (read-your-writes), not after the next periodic
+        refresh. Single-flight and rate-limited: at most one version check per
+        CATCH_UP_INTERVAL_S, shared by every request waiting, so a flood of forged issuers
+        costs one GET per interval, never a reload each.
+        """
+        if self._client is None:
+            return False
+        if self._pending is None:
+            self._pending = asyncio.ensure_future(self._check(self._client))
+        try:
+            return await asyncio.shield(self._pending)
+        except Exception as exc:  # Redis down: the caller refuses the token as it would anyway
+            log.warning("pool catch-up failed: %r", exc)
+            return False
+
+    async def _check(self, r: aioredis.Redis) -> bool:
+        loop = asyncio.get_running_loop()
+        try:
+            wait_s = self._next_check - loop.time()
+            if wait_s > 0:
+                await asyncio.sleep(wait_s)
+        finally:
+            # Requests arriving from now on may carry tokens of pools made after the GET below
+            # is sent: they schedule a check of their own rather than trust this one.
+            self._pending = None
+        self._next_check = loop.time() + CATCH_UP_INTERVAL_S
+        if await r.get(keys.POOLS_VERSION) == self.version:
+            return False
+        await self.load(r)
+        return True
 
     async def refresh_forever(self, r: aioredis.Redis, period_s: float) -> None:
         """Poll the version counter; reload on change. One GET per period, not per request."""
+        self._client = r
         while True:
             await asyncio.sleep(period_s)
             try:

@@ -36,6 +36,13 @@ def _positive_float(raw: str) -> float:
     return value
 
 
+def _non_negative_float(raw: str) -> float:
+    value = float(raw)
+    if not 0 <= value < float("inf"):
+        raise ValueError("expected a number >= 0")
+    return value
+
+
 def _positive_int(raw: str) -> int:
     value = int(raw)
     if value < 1:
@@ -97,6 +104,9 @@ class Settings:
     issuer_base_url: str = ""
     pool_refresh_s: float = 1.0
     claims_cache_max_ttl_s: int = 3600
+    # Tokens of pools that trust outside keys carry another clock's iat: a sign-out also
+    # revokes those issued up to this long after it (see get_device.lua).
+    iat_skew_s: float = 5.0
 
     user_rate_per_s: float = 10.0
     user_burst: int = 10
@@ -186,6 +196,7 @@ _SPEC: dict[str, tuple[str, Callable[[str], Any]]] = {
     "issuer_base_url": ("ISSUER_BASE_URL", _str),
     "pool_refresh_s": ("POOL_REFRESH_S", _positive_float),
     "claims_cache_max_ttl_s": ("CLAIMS_CACHE_MAX_TTL_S", _positive_int),
+    "iat_skew_s": ("IAT_SKEW_S", _non_negative_float),
     "user_rate_per_s": ("USER_RATE_PER_S", _positive_float),
     "user_burst": ("USER_BURST", _positive_int),
     "pool_rate_limit": ("POOL_RATE_LIMIT", _bool),

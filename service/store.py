@@ -8,6 +8,7 @@ import functools
 import hashlib
 import secrets
 import string
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,21 +20,27 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jose import jwk
 from jose.backends.base import Key
+from redis.exceptions import NoScriptError
 
-from . import keys, lua, tokens
+from . import admin_input, keys, lua, tokens
+from . import jwks as jwks_doc
 from .pools import Pool, pool_from_record, text
 from .settings import Settings
+from .transport import Script
 
-USER_STATUSES = ("CONFIRMED", "UNCONFIRMED", "RESET_REQUIRED")
+USER_STATUSES = admin_input.USER_STATUSES
+# Keys per SCAN page and per UNLINK batch when sweeping a deleted pool's data.
+SWEEP_PAGE = 500
 
 
-class StoreError(Exception):
-    """An admin request that cannot be done (unknown user, duplicate pool, ...)."""
+StoreError = admin_input.StoreError
+InvalidInput = admin_input.InvalidInput
 
 
 @dataclass(frozen=True)
 class User:
     pool_id: str
+    gen: str  # the pool's generation when the user was read
     username: str
     sub: str
     status: str
@@ -41,7 +48,7 @@ class User:
 
     @property
     def keys(self) -> keys.UserKeys:
-        return keys.UserKeys(self.pool_id, self.sub)
+        return keys.UserKeys(self.pool_id, self.gen, self.username)
 
 
 def _decode(raw: Mapping[Any, Any]) -> dict[str, str]:
@@ -77,6 +84,24 @@ def _new_key_pair() -> tuple[str, str, dict[str, Any]]:
     return kid, pem, entry
 
 
+async def _run(r: aioredis.Redis, script: Script, script_keys: list[str], args: list[Any]) -> Any:
+    """Run an admin script by its SHA1, loading it on first use (or after a Redis restart)."""
+    try:
+        return await r.evalsha(script.sha, len(script_keys), *script_keys, *args)
+    except NoScriptError:
+        return await r.eval(script.source, len(script_keys), *script_keys, *args)
+
+
+def _flat(fields: Mapping[str, str]) -> list[str]:
+    return [item for pair in fields.items() for item in pair]
+
+
+def _version() -> str:
+    # A fresh random value, not a counter: a counter restarts at 1 after FLUSHALL and a
+    # worker that saw the old 1 would miss the change.
+    return uuid.uuid4().hex
+
+
 async def create_pool(
     r: aioredis.Redis,
     settings: Settings,
@@ -88,10 +113,29 @@ async def create_pool(
     jwks_url: str | None = None,
     issuer: str | None = None,
 ) -> dict[str, str]:
-    """Create a pool with its own RSA key pair (or trusting external keys). Returns its record."""
+    """Create a pool with its own RSA key pair (or trusting external keys). Returns its record.
+
+    Every input is checked first (InvalidInput): a JWKS must be RSA public keys only, a JWKS
+    URL must serve one now, and the issuer must be free among live pools (StoreError).
+    """
+    admin_input.pool_id(pool_id)
+    for client in client_ids or []:
+        admin_input.client_id(client)
+    if issuer is not None:
+        admin_input.issuer(issuer)
+    public_doc = None
+    try:
+        if jwks is not None:
+            public_doc = jwks_doc.validate(jwks)
+        if jwks_url is not None:
+            admin_input.jwks_url(jwks_url)
+            await jwks_doc.fetch(jwks_url)  # refuse a URL that does not serve a valid JWKS now
+    except jwks_doc.JwksError as exc:
+        raise admin_input.InvalidInput(str(exc)) from None
     region = pool_id.split("_", 1)[0]
     record: dict[str, str] = {
         "id": pool_id,
+        "gen": secrets.token_hex(6),
         "issuer": issuer or settings.issuer(pool_id),
         "region": region,
         "device_tracking": "1" if device_tracking else "0",
@@ -103,22 +147,22 @@ async def create_pool(
         kid, pem, entry = _new_key_pair()
         record.update(kid=kid, private_pem=pem, jwks=orjson.dumps({"keys": [entry]}).decode())
     else:
-        record["jwks"] = orjson.dumps(jwks or {"keys": []}).decode()
+        record["jwks"] = orjson.dumps(public_doc or {"keys": []}).decode()
         if jwks_url:
             record["jwks_url"] = jwks_url
-    fields = [item for pair in record.items() for item in pair]
-    created = await r.eval(lua.CREATE_POOL.source, 1, keys.pool(pool_id), *fields)
-    if not created:
+    answer = await _run(
+        r,
+        lua.CREATE_POOL,
+        [keys.pool(pool_id), keys.POOLS, keys.ISSUERS, keys.POOLS_VERSION],
+        [pool_id, record["issuer"], _version(), *_flat(record)],
+    )
+    if answer == b"EXISTS":
         raise StoreError(f"User pool {pool_id} already exists.")
-    await r.sadd(keys.POOLS, pool_id)
-    await _bump_version(r)
+    if answer == b"ISSUER_TAKEN":
+        raise StoreError(f"Issuer {record['issuer']} is already used by another user pool.")
+    if answer == b"REPLACED":  # a deleted pool had this id: what its sweep missed goes now
+        await sweep_pool(r, pool_id, keep_gen=record["gen"])
     return record
-
-
-async def _bump_version(r: aioredis.Redis) -> None:
-    # A fresh random value, not a counter: a counter restarts at 1 after FLUSHALL and a
-    # worker that saw the old 1 would miss the change.
-    await r.set(keys.POOLS_VERSION, uuid.uuid4().hex)
 
 
 async def ensure_default_pool(r: aioredis.Redis, settings: Settings) -> None:
@@ -136,17 +180,55 @@ async def pool_record(r: aioredis.Redis, pool_id: str) -> dict[str, str]:
 
 
 async def update_pool(r: aioredis.Redis, pool_id: str, *, device_tracking: bool) -> None:
-    await pool_record(r, pool_id)
-    await r.hset(keys.pool(pool_id), "device_tracking", "1" if device_tracking else "0")
-    await _bump_version(r)
+    fields = {"device_tracking": "1" if device_tracking else "0"}
+    args = [_version(), *_flat(fields)]
+    if not await _run(r, lua.UPDATE_POOL, [keys.pool(pool_id), keys.POOLS_VERSION], args):
+        raise StoreError(f"User pool {pool_id} does not exist.")
 
 
 async def delete_pool(r: aioredis.Redis, pool_id: str) -> None:
-    """Mark a pool deleted. Its keys stay, so its tokens still verify and then get
-    ResourceNotFoundException, as Cognito answers for a pool that no longer exists."""
-    await pool_record(r, pool_id)
-    await r.hset(keys.pool(pool_id), "deleted", "1")
-    await _bump_version(r)
+    """Delete a pool: it becomes a tombstone (its tokens then get ResourceNotFoundException, as
+    Cognito answers for a pool that no longer exists), its private key is dropped, its issuer
+    is freed, and its users' keys, unreachable from then on, are swept."""
+    gen = await _run(
+        r,
+        lua.DELETE_POOL,
+        [keys.pool(pool_id), keys.ISSUERS, keys.POOLS_VERSION],
+        [pool_id, _version()],
+    )
+    if gen is None:
+        raise StoreError(f"User pool {pool_id} does not exist.")
+    await sweep_pool(r, pool_id)
+
+
+async def sweep_pool(r: aioredis.Redis, pool_id: str, *, keep_gen: str | None = None) -> int:
+    """UNLINK the keys of every generation of `pool_id` but `keep_gen`. Returns how many.
+
+    Bounded work per call to Redis (SCAN in pages of SWEEP_PAGE, UNLINK frees memory off
+    Redis's main thread), and safe to stop half-way: what it has not reached is unreachable
+    anyway, because every key carries its pool's generation, and the next create or delete of
+    the id sweeps again. Never on a request path.
+    """
+    keep = None if keep_gen is None else keys.user_prefix(pool_id, keep_gen)
+    removed = 0
+    batch: list[Any] = []
+    async for key in r.scan_iter(match=keys.pool_users_pattern(pool_id), count=SWEEP_PAGE):
+        if keep is not None and text(key).startswith(keep):
+            continue
+        batch.append(key)
+        if len(batch) >= SWEEP_PAGE:
+            removed += await _unlink(r, batch)
+            batch = []
+    if batch:
+        removed += await _unlink(r, batch)
+    return removed
+
+
+async def _unlink(r: aioredis.Redis, batch: list[Any]) -> int:
+    # One key per call: on a cluster the keys of a page live in many slots.
+    for key in batch:
+        await r.unlink(key)
+    return len(batch)
 
 
 async def signing_key(r: aioredis.Redis, pool_id: str) -> tuple[Pool, str, Key]:
@@ -168,8 +250,13 @@ async def token_minter(r: aioredis.Redis, pool_id: str) -> Callable[..., str]:
     The client id defaults to the pool's first app client."""
     pool, kid, key = await signing_key(r, pool_id)
     default_client = sorted(pool.clients)[0]
+    # iat comes from Redis's clock (the one sign-out cut-offs are taken from), so a sign-out
+    # revokes every token minted before it whatever this machine's clock says. Measured once:
+    # minting thousands of tokens must not cost a round trip each.
+    offset_s = await server_ms(r) / 1000 - time.time()
 
     def mint(user: User, *, client_id: str | None = None, **kwargs: Any) -> str:
+        kwargs.setdefault("now", int(time.time() + offset_s))
         return tokens.issue(
             pool=pool,
             signing_kid=kid,
@@ -184,6 +271,10 @@ async def token_minter(r: aioredis.Redis, pool_id: str) -> Callable[..., str]:
 
 
 # -- users ---------------------------------------------------------------------------------
+async def _live_gen(r: aioredis.Redis, pool_id: str) -> str:
+    return (await pool_record(r, pool_id)).get("gen", "0")
+
+
 async def create_user(
     r: aioredis.Redis,
     pool_id: str,
@@ -192,32 +283,38 @@ async def create_user(
     status: str = "CONFIRMED",
     enabled: bool = True,
 ) -> User:
-    await pool_record(r, pool_id)
+    admin_input.pool_id(pool_id)
+    admin_input.username(username)
+    admin_input.status(status)
+    gen = await _live_gen(r, pool_id)
     sub = str(uuid.uuid4())
-    if not await r.hsetnx(keys.pool_usernames(pool_id), username, sub):
+    user = User(pool_id, gen, username, sub, status, enabled)
+    fields = {
+        "username": username,
+        "sub": sub,
+        "status": status,
+        "enabled": "1" if enabled else "0",
+    }
+    if not await _run(r, lua.CREATE_USER, [user.keys.user], _flat(fields)):
         raise StoreError("User account already exists")
-    user = User(pool_id, username, sub, status, enabled)
-    await r.hset(
-        user.keys.user,
-        mapping={
-            "username": username,
-            "sub": sub,
-            "status": status,
-            "enabled": "1" if enabled else "0",
-            "created_ms": str(await server_ms(r)),
-        },
-    )
     return user
 
 
 async def get_user(r: aioredis.Redis, pool_id: str, username: str) -> User:
-    sub = await r.hget(keys.pool_usernames(pool_id), username)
-    if sub is None:
+    admin_input.pool_id(pool_id)
+    admin_input.username(username)
+    gen = await _live_gen(r, pool_id)
+    raw = _decode(await r.hgetall(keys.UserKeys(pool_id, gen, username).user))
+    if not raw.get("sub"):
         raise StoreError("User does not exist.")
-    raw = _decode(await r.hgetall(keys.UserKeys(pool_id, text(sub)).user))
-    if not raw:
-        raise StoreError("User does not exist.")
-    return User(pool_id, username, raw["sub"], raw["status"], raw.get("enabled", "1") == "1")
+    return User(
+        pool_id,
+        gen,
+        username,
+        raw["sub"],
+        raw.get("status", ""),
+        raw.get("enabled") == "1",
+    )
 
 
 async def update_user(
@@ -228,50 +325,51 @@ async def update_user(
     status: str | None = None,
     enabled: bool | None = None,
 ) -> User:
+    """Change a user's status or enabled flag. Disabling revokes every token issued until now
+    (the model's AdminDisableUser: "revokes all access tokens"), so enabling again later does
+    not bring old tokens back."""
+    if status is not None:
+        admin_input.status(status)
     user = await get_user(r, pool_id, username)
     changes: dict[str, str] = {}
     if status is not None:
         changes["status"] = status
     if enabled is not None:
         changes["enabled"] = "1" if enabled else "0"
-    if changes:
-        await r.hset(user.keys.user, mapping=changes)  # type: ignore[arg-type]
+    revoke = "1" if enabled is False else "0"
+    if not await _run(r, lua.UPDATE_USER, [user.keys.user], [revoke, *_flat(changes)]):
+        raise StoreError("User does not exist.")
     return await get_user(r, pool_id, username)
 
 
 async def delete_user(r: aioredis.Redis, pool_id: str, username: str) -> None:
     user = await get_user(r, pool_id, username)
     k = user.keys
-    device_keys = [text(d) for d in await r.smembers(k.devices)]
-    digests = [text(d) for d in await r.zrange(k.claims_index, 0, -1)]  # type: ignore[arg-type]
-    # One slot, so this is one atomic multi-key DEL even on a cluster.
-    await r.delete(
-        k.user,
-        k.devices,
-        k.revoked,
-        k.claims_index,
-        *(k.device(d) for d in device_keys),
-        *(k.claims(d) for d in digests),
-    )
-    await r.hdel(keys.pool_usernames(pool_id), username)
+    script_keys = [k.user, k.devices, k.revoked, k.claims_index]
+    if not await _run(r, lua.DELETE_USER, script_keys, [k.base]):
+        raise StoreError("User does not exist.")
 
 
 async def sign_out_user(r: aioredis.Redis, pool_id: str, username: str) -> int:
-    """GlobalSignOut: every token issued to the user until now is revoked. Returns the cut-off."""
+    """GlobalSignOut: every token issued to the user until now is revoked. Returns the cut-off
+    (ms, Redis's clock: the one our tokens' iat and the hot path's comparison use)."""
     user = await get_user(r, pool_id, username)
-    cutoff = await server_ms(r)
-    await r.hset(user.keys.user, "signed_out_ms", str(cutoff))
-    return cutoff
-
-
-async def revoke_origin_jti(r: aioredis.Redis, pool_id: str, sub: str, origin_jti: str) -> None:
-    """RevokeToken: every token sharing this origin_jti is revoked."""
-    k = keys.UserKeys(pool_id, sub)
-    if not await r.exists(k.user):
+    cutoff = await _run(r, lua.UPDATE_USER, [user.keys.user], ["1"])
+    if cutoff is None:
         raise StoreError("User does not exist.")
-    await r.sadd(k.revoked, origin_jti)
-    # The flag lets the hot-path script skip the set for users with no revocations.
-    await r.hset(k.user, "revoked", "1")
+    return int(cutoff)
+
+
+async def revoke_origin_jti(
+    r: aioredis.Redis, pool_id: str, username: str, sub: str, origin_jti: str
+) -> None:
+    """RevokeToken: every token sharing this origin_jti is revoked."""
+    user = await get_user(r, pool_id, username)
+    if user.sub != sub:
+        raise StoreError("User does not exist.")
+    k = user.keys
+    if not await _run(r, lua.REVOKE_ORIGIN, [k.user, k.revoked], [origin_jti]):
+        raise StoreError("User does not exist.")
 
 
 # -- devices -------------------------------------------------------------------------------
@@ -286,9 +384,11 @@ async def add_device(
     sdk: str = "aws-sdk",
 ) -> dict[str, str]:
     """Register a device for `user`; returns its hash fields."""
+    if name is not None:
+        admin_input.device_name(name)
+    ip = admin_input.ip(ip)
     region = user.pool_id.split("_", 1)[0]
-    device_key = key or f"{region}_{uuid.uuid4()}"
-    now_ms = await server_ms(r)
+    device_key = admin_input.device_key(key) if key is not None else f"{region}_{uuid.uuid4()}"
     fields = {
         "key": device_key,
         "name": name or "",
@@ -296,13 +396,16 @@ async def add_device(
         "remembered": "remembered" if remembered else "not_remembered",
         "last_ip": ip,
         "sdk": sdk,
-        "create_ms": str(now_ms),
-        "modified_ms": str(now_ms),
-        # Cognito reports the last sign-in with whole seconds.
-        "last_auth_ms": str(now_ms // 1000 * 1000),
     }
     if not name:
         del fields["name"]
-    await r.hset(user.keys.device(device_key), mapping=fields)  # type: ignore[arg-type]
-    await r.sadd(user.keys.devices, device_key)
+    k = user.keys
+    now_ms = await _run(
+        r, lua.ADD_DEVICE, [k.user, k.devices, k.device(device_key)], [device_key, *_flat(fields)]
+    )
+    if now_ms is None:
+        raise StoreError("User does not exist.")
+    fields.update(
+        create_ms=str(now_ms), modified_ms=str(now_ms), last_auth_ms=str(now_ms // 1000 * 1000)
+    )
     return fields

@@ -20,6 +20,12 @@ ADMIN_SCOPE = "aws.cognito.signin.user.admin"
 ALGORITHMS = ["RS256"]
 
 
+class UnknownSigner(NotAuthorizedException):
+    """A token naming an issuer, kid or client that this worker's pools do not hold (yet)."""
+
+    type_name = "NotAuthorizedException"
+
+
 @dataclass(frozen=True, slots=True)
 class Claims:
     """The claims of an access token whose signature has been verified."""
@@ -47,7 +53,7 @@ def digest(token: str) -> str:
 
 
 def peek(token: str, registry: PoolRegistry) -> tuple[Pool, str] | None:
-    """The pool and `sub` a token *claims*, unverified: only to find its cache slot.
+    """The pool and username a token *claims*, unverified: only to find its cache slot.
 
     Nothing read here is trusted: a cache hit needs the exact token (by digest) to have been
     verified before, and a miss leads to full verification.
@@ -61,11 +67,11 @@ def peek(token: str, registry: PoolRegistry) -> tuple[Pool, str] | None:
         return None
     if not isinstance(payload, dict):
         return None
-    iss, sub = payload.get("iss"), payload.get("sub")
-    if not isinstance(iss, str) or not isinstance(sub, str) or not sub:
+    iss, username = payload.get("iss"), payload.get("username")
+    if not isinstance(iss, str) or not isinstance(username, str) or not username:
         return None
     pool = registry.by_issuer.get(iss)
-    return None if pool is None else (pool, sub)
+    return None if pool is None else (pool, username)
 
 
 def verify(token: str, registry: PoolRegistry, now: float | None = None) -> Claims:
@@ -86,10 +92,12 @@ def verify(token: str, registry: PoolRegistry, now: float | None = None) -> Clai
     iss, kid = payload.get("iss"), header.get("kid")
     pool = registry.by_issuer.get(iss) if isinstance(iss, str) else None
     if pool is None:
+        raise UnknownSigner(INVALID_TOKEN)
+    if header.get("alg") not in ALGORITHMS:
         raise NotAuthorizedException(INVALID_TOKEN)
     key = pool.keys.get(kid) if isinstance(kid, str) else None
-    if key is None or header.get("alg") not in ALGORITHMS:
-        raise NotAuthorizedException(INVALID_TOKEN)
+    if key is None:
+        raise UnknownSigner(INVALID_TOKEN)
     # The algorithm is fixed, never taken from the token: each key was built for RS256 alone
     # (jwk.construct(..., "RS256") in pools.py), and a header naming anything else is refused
     # above. These are the checks jws.verify(token, key, algorithms=ALGORITHMS) makes, without
@@ -114,13 +122,15 @@ def _check_claims(payload: dict[str, Any], pool: Pool, raw: bytes, now: float | 
     if payload.get("token_use") != "access":
         raise NotAuthorizedException(INVALID_TOKEN)
     client_id = payload.get("client_id")
-    if not isinstance(client_id, str) or client_id not in pool.clients:
+    if not isinstance(client_id, str):
         raise NotAuthorizedException(INVALID_TOKEN)
+    if client_id not in pool.clients:
+        raise UnknownSigner(INVALID_TOKEN)  # verified, but perhaps of a client added just now
     scope = payload.get("scope")
     if not isinstance(scope, str) or ADMIN_SCOPE not in scope.split(" "):
         raise NotAuthorizedException(MISSING_SCOPE)
     sub, username = payload.get("sub"), payload.get("username")
-    if not isinstance(sub, str) or not sub or not isinstance(username, str):
+    if not isinstance(sub, str) or not sub or not isinstance(username, str) or not username:
         raise NotAuthorizedException(INVALID_TOKEN)
     origin_jti = payload.get("origin_jti")
     return Claims(

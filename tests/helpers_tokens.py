@@ -178,6 +178,19 @@ def new_rsa_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
+def public_jwk(key: rsa.RSAPrivateKey, kid: str) -> dict[str, str]:
+    """The public JWK of `key`, as a JWKS lists it."""
+    numbers = key.public_key().public_numbers()
+
+    def b64int(value: int) -> str:
+        return b64url(value.to_bytes((value.bit_length() + 7) // 8, "big"))
+
+    return {
+        "alg": "RS256", "e": b64int(numbers.e), "kid": kid, "kty": "RSA",
+        "n": b64int(numbers.n), "use": "sig",
+    }  # fmt: skip
+
+
 def private_key_of_pool(client: redis.Redis, pool_id: str) -> rsa.RSAPrivateKey:
     pem = client.hget(keys.pool(pool_id), "private_pem")
     assert pem is not None, f"pool {pool_id} has no private key"
@@ -195,15 +208,17 @@ def public_pem_of_pool(client: redis.Redis, pool_id: str) -> bytes:
 
 
 # -- redis inspection --------------------------------------------------------------------------
-def user_keys_in_redis(client: redis.Redis, pool_id: str, sub: str) -> list[str]:
+def user_keys_in_redis(client: redis.Redis, pool_id: str, username: str) -> list[str]:
     """Every key stored under one user's hash tag (SCAN: test code only, never a request path)."""
-    base = keys.UserKeys(pool_id, sub).base
+    gen = client.hget(keys.pool(pool_id), "gen")
+    assert gen is not None, f"pool {pool_id} has no generation"
+    base = keys.UserKeys(pool_id, gen.decode(), username).base
     pattern = _glob_escape(base) + "*"
     return sorted(k.decode() for k in client.scan_iter(match=pattern, count=1000))
 
 
-def claims_keys(client: redis.Redis, pool_id: str, sub: str) -> list[str]:
-    return [k for k in user_keys_in_redis(client, pool_id, sub) if ":claims:" in k]
+def claims_keys(client: redis.Redis, pool_id: str, username: str) -> list[str]:
+    return [k for k in user_keys_in_redis(client, pool_id, username) if ":claims:" in k]
 
 
 def _glob_escape(text: str) -> str:

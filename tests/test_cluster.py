@@ -15,6 +15,7 @@ import pytest
 import redis
 from redis.crc import key_slot
 
+from service import keys
 from service.settings import Settings
 from tests.conftest import Admin, LiveServer, boto_client, flush, make_settings
 from tests.redis_cluster import RedisCluster
@@ -186,5 +187,5 @@ def test_cluster_flush_leaves_default_pool(cluster: RedisCluster) -> None:
     settings = make_settings(cluster.url)
     flush(settings)
     client = redis.RedisCluster(host="127.0.0.1", port=cluster.primaries[0].port)
-    assert client.exists(f"cgd:pool:{{{settings.default_pool_id}}}") == 1
+    assert client.exists(keys.pool(settings.default_pool_id)) == 1
     client.close()

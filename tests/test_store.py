@@ -13,7 +13,13 @@ from redis.crc import key_slot
 from service import connect, keys, store
 from service.settings import Settings
 from tests.conftest import Admin, LiveServer
-from tests.helpers_tokens import get_device, split_token, user_keys_in_redis
+from tests.helpers_tokens import (
+    get_device,
+    new_rsa_key,
+    public_jwk,
+    split_token,
+    user_keys_in_redis,
+)
 
 POOL = "us-east-1_LocalPool"
 
@@ -100,9 +106,7 @@ async def test_pool_lifecycle(r: aioredis.Redis, settings: Settings) -> None:
 
 
 async def test_a_pool_with_external_keys_cannot_mint(r: aioredis.Redis, settings: Settings) -> None:
-    jwks = {
-        "keys": [{"kid": "k", "alg": "RS256", "kty": "RSA", "e": "AQAB", "n": "AAAA", "use": "sig"}]
-    }
+    jwks = {"keys": [public_jwk(new_rsa_key(), "k")]}
     record = await store.create_pool(
         r, settings, "us-east-1_External", jwks=jwks, issuer="https://issuer.example.com/x"
     )
@@ -140,7 +144,6 @@ async def test_user_fields_and_updates(r: aioredis.Redis) -> None:
     assert stored[b"username"] == b"dana"
     assert stored[b"sub"] == user.sub.encode()
     assert (stored[b"status"], stored[b"enabled"]) == (b"UNCONFIRMED", b"0")
-    assert await r.hget(keys.pool_usernames(POOL), "dana") == user.sub.encode()
 
     updated = await store.update_user(r, POOL, "dana", status="CONFIRMED", enabled=True)
     assert (updated.status, updated.enabled, updated.sub) == ("CONFIRMED", True, user.sub)
@@ -189,68 +192,60 @@ def _populate(live: LiveServer, admin: Admin, name: str) -> tuple[store.User, li
     token = admin.token(name)
     assert get_device(live.url, token, devices[0]).status == 200
     origin = split_token(admin.token(name))[1]["origin_jti"]
-    admin.run(lambda r: store.revoke_origin_jti(r, POOL, user.sub, origin))
+    admin.run(lambda r: store.revoke_origin_jti(r, POOL, name, user.sub, origin))
     admin.run(lambda r: store.sign_out_user(r, POOL, name))
     return user, devices
 
 
 def test_every_key_of_a_user_shares_one_hash_slot(live: LiveServer, admin: Admin) -> None:
     user, devices = _populate(live, admin, "gus")
-    found = user_keys_in_redis(admin.redis, POOL, user.sub)
-    k = keys.UserKeys(POOL, user.sub)
+    found = user_keys_in_redis(admin.redis, POOL, user.username)
+    k = user.keys
     expected = {k.user, k.devices, k.revoked, *(k.device(d) for d in devices)}
     assert expected <= set(found)
     assert any(":claims:" in key for key in found)
     # Nothing of this user lives outside its tag, and everything under it is one slot.
     everything = [
-        key.decode() for key in admin.redis.scan_iter(count=1000) if user.sub.encode() in key
+        key.decode() for key in admin.redis.scan_iter(count=1000) if b":3:gus}" in key
     ]
     assert sorted(everything) == found
-    tag = f"{{{POOL}/{user.sub}}}"
+    tag = f"{{{POOL}:{user.gen}:3:gus}}"
     assert all(tag in key for key in found)
     assert len({_slot(key) for key in found}) == 1
     assert _slot(k.claims("0" * 40)) == _slot(k.user) == _slot(k.device("us-east-1_x"))
 
 
 def test_keys_use_one_prefix_and_the_documented_layout() -> None:
-    k = keys.UserKeys("us-east-1_P", "S")
+    k = keys.UserKeys("us-east-1_P", "0a1b", "U")
     assert keys.PREFIX == "cgd:"
-    assert keys.POOLS == "cgd:pools"
-    assert keys.POOLS_VERSION == "cgd:pools:version"
-    assert keys.pool("us-east-1_P") == "cgd:pool:{us-east-1_P}"
-    assert keys.pool_usernames("us-east-1_P") == "cgd:pool:{us-east-1_P}:usernames"
-    assert keys.pool_bucket("us-east-1_P") == "cgd:pool:{us-east-1_P}:bucket"
+    assert keys.POOLS == "cgd:{pools}:ids"
+    assert keys.POOLS_VERSION == "cgd:{pools}:version"
+    assert keys.ISSUERS == "cgd:{pools}:issuers"
+    assert keys.pool("us-east-1_P") == "cgd:{pools}:pool:us-east-1_P"
+    assert keys.pool_bucket("us-east-1_P") == "cgd:bucket:{us-east-1_P}"
     assert (k.user, k.devices, k.revoked, k.claims_index) == (
-        "cgd:user:{us-east-1_P/S}",
-        "cgd:user:{us-east-1_P/S}:devices",
-        "cgd:user:{us-east-1_P/S}:revoked",
-        "cgd:user:{us-east-1_P/S}:claims-index",
+        "cgd:user:{us-east-1_P:0a1b:1:U}",
+        "cgd:user:{us-east-1_P:0a1b:1:U}:devices",
+        "cgd:user:{us-east-1_P:0a1b:1:U}:revoked",
+        "cgd:user:{us-east-1_P:0a1b:1:U}:claims-index",
     )
-    assert k.device("us-east-1_d") == "cgd:user:{us-east-1_P/S}:device:us-east-1_d"
-    assert k.claims("abc") == "cgd:user:{us-east-1_P/S}:claims:abc"
-    # A pool's own keys share the pool's slot.
-    assert (
-        len(
-            {
-                _slot(keys.pool("p_1")),
-                _slot(keys.pool_usernames("p_1")),
-                _slot(keys.pool_bucket("p_1")),
-            }
-        )
-        == 1
-    )
+    assert k.device("us-east-1_d") == "cgd:user:{us-east-1_P:0a1b:1:U}:device:us-east-1_d"
+    assert k.claims("abc") == "cgd:user:{us-east-1_P:0a1b:1:U}:claims:abc"
+    # Every pool record, the id set, the issuer index and the version share one slot, so a
+    # pool's creation, change or deletion is one atomic script even on a cluster.
+    control = {keys.pool("p_1"), keys.pool("q_2"), keys.POOLS, keys.ISSUERS, keys.POOLS_VERSION}
+    assert len({_slot(key) for key in control}) == 1
 
 
 def test_delete_user_removes_every_key_of_the_user(live: LiveServer, admin: Admin) -> None:
     user, _ = _populate(live, admin, "hana")
     other, _ = _populate(live, admin, "ivo")
-    others_before = user_keys_in_redis(admin.redis, POOL, other.sub)
+    others_before = user_keys_in_redis(admin.redis, POOL, other.username)
 
     admin.run(lambda r: store.delete_user(r, POOL, "hana"))
 
-    assert user_keys_in_redis(admin.redis, POOL, user.sub) == []
-    assert admin.redis.hget(keys.pool_usernames(POOL), "hana") is None
-    assert user_keys_in_redis(admin.redis, POOL, other.sub) == others_before
+    assert user_keys_in_redis(admin.redis, POOL, user.username) == []
+    assert user_keys_in_redis(admin.redis, POOL, other.username) == others_before
     with pytest.raises(store.StoreError, match=r"^User does not exist\.$"):
         admin.run(lambda r: store.get_user(r, POOL, "hana"))
 

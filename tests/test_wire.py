@@ -364,7 +364,7 @@ def test_revoked_origin_jti(cognito: Any, admin: Admin) -> None:
     assert split_token(first)[1]["jti"] != split_token(refreshed)[1]["jti"]
     assert cognito.get_device(AccessToken=first, DeviceKey=device)
 
-    admin.run(lambda r: store.revoke_origin_jti(r, POOL, user.sub, "origin-1"))
+    admin.run(lambda r: store.revoke_origin_jti(r, POOL, "nina", user.sub, "origin-1"))
 
     for token in (first, refreshed):
         with pytest.raises(ClientError) as info:

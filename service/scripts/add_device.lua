@@ -1,0 +1,21 @@
+-- add_device.lua: register a device of an existing user (its hash and its place in the user's
+-- set, together). Never creates keys for a user who does not exist.
+--
+-- KEYS[1] user    HASH the user
+-- KEYS[2] devices SET  the user's device keys
+-- KEYS[3] device  HASH the device
+-- ARGV[1] the device key
+-- ARGV[2..] field, value, ... of the device; create_ms, modified_ms and last_auth_ms (whole
+--         seconds, as Cognito reports it) are added from Redis's clock
+--
+-- Returns the creation time in ms, or false when the user does not exist.
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return false
+end
+local t = redis.call('TIME')
+local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('DEL', KEYS[3])
+redis.call('HSET', KEYS[3], 'create_ms', now_ms, 'modified_ms', now_ms,
+  'last_auth_ms', math.floor(now_ms / 1000) * 1000, unpack(ARGV, 2))
+redis.call('SADD', KEYS[2], ARGV[1])
+return now_ms
