@@ -39,7 +39,7 @@ def _b64url_int(value: Any, member: str, kid: str) -> None:
     if not isinstance(value, str) or not value:
         raise JwksError(f"key {kid!r}: {member!r} must be a non-empty base64url string")
     try:
-        base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_", validate=True)
     except (binascii.Error, ValueError):
         raise JwksError(f"key {kid!r}: {member!r} is not base64url") from None
 

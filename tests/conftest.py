@@ -187,7 +187,8 @@ class LiveServer:
             loop.close()
 
     async def _serve(self) -> None:
-        runner = make_runner(create_app(self.settings), access_log=None, shutdown_timeout=2)
+        self.app = create_app(self.settings)
+        runner = make_runner(self.app, access_log=None, shutdown_timeout=2)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
