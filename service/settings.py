@@ -50,9 +50,23 @@ def _port(raw: str) -> int:
     return value
 
 
+_V4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+
+
+def _network(item: str) -> Network:
+    net = ipaddress.ip_network(item, strict=False)
+    # Client addresses are matched as IPv4 when they are IPv4-mapped (service/netrules.py), so
+    # a rule written as ::ffff:a.b.c.d/n is the IPv4 rule it stands for.
+    if isinstance(net, ipaddress.IPv6Network) and net.subnet_of(_V4_MAPPED):
+        mapped = net.network_address.ipv4_mapped
+        assert mapped is not None
+        return ipaddress.IPv4Network((mapped, net.prefixlen - 96))
+    return net
+
+
 def _cidrs(raw: str) -> tuple[Network, ...]:
     items = [item.strip() for item in raw.split(",") if item.strip()]
-    return tuple(ipaddress.ip_network(item, strict=False) for item in items)
+    return tuple(_network(item) for item in items)
 
 
 def _pool_id(raw: str) -> str:
