@@ -109,6 +109,7 @@ class Settings:
     account_id: str = "000000000000"
     default_pool_id: str = "us-east-1_LocalPool"
     issuer_base_url: str = ""
+    public_base_url: str = ""
     pool_refresh_s: float = 1.0
     claims_cache_max_ttl_s: int = 3600
 
@@ -160,10 +161,12 @@ class Settings:
             raise SettingsError(
                 f"REDIS_URL={self.redis_url!r} is invalid: expected one of {', '.join(schemes)}"
             )
-        if self.issuer_base_url and not self.issuer_base_url.startswith(("http://", "https://")):
-            raise SettingsError(
-                f"ISSUER_BASE_URL={self.issuer_base_url!r} is invalid: expected an http(s) URL"
-            )
+        for var, url in (
+            ("ISSUER_BASE_URL", self.issuer_base_url),
+            ("PUBLIC_BASE_URL", self.public_base_url),
+        ):
+            if url and not url.startswith(("http://", "https://")):
+                raise SettingsError(f"{var}={url!r} is invalid: expected an http(s) URL")
 
 
 def _str(raw: str) -> str:
@@ -198,6 +201,7 @@ _SPEC: dict[str, tuple[str, Callable[[str], Any]]] = {
     "account_id": ("ACCOUNT_ID", _account),
     "default_pool_id": ("DEFAULT_POOL_ID", _pool_id),
     "issuer_base_url": ("ISSUER_BASE_URL", _str),
+    "public_base_url": ("PUBLIC_BASE_URL", _str),
     "pool_refresh_s": ("POOL_REFRESH_S", _positive_float),
     "claims_cache_max_ttl_s": ("CLAIMS_CACHE_MAX_TTL_S", _positive_int),
     "user_rate_per_s": ("USER_RATE_PER_S", _positive_float),
