@@ -104,6 +104,8 @@ class Settings:
     grace_s: float = 10.0
     max_body_bytes: int = 65536
     body_timeout_s: float = 10.0
+    header_timeout_s: float = 10.0
+    keepalive_timeout_s: float = 75.0
 
     region: str = "us-east-1"
     account_id: str = "000000000000"
@@ -197,6 +199,8 @@ _SPEC: dict[str, tuple[str, Callable[[str], Any]]] = {
     "grace_s": ("GRACE_S", _positive_float),
     "max_body_bytes": ("MAX_BODY_BYTES", _positive_int),
     "body_timeout_s": ("BODY_TIMEOUT_S", _positive_float),
+    "header_timeout_s": ("HEADER_TIMEOUT_S", _positive_float),
+    "keepalive_timeout_s": ("KEEPALIVE_TIMEOUT_S", _positive_float),
     "region": ("REGION", _region),
     "account_id": ("ACCOUNT_ID", _account),
     "default_pool_id": ("DEFAULT_POOL_ID", _pool_id),
