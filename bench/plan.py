@@ -35,6 +35,10 @@ class Plan:
     paced_rate: float  # req/s offered in all by the paced mode
     user_rate_per_s: float
     user_burst: int
+    # The throttle mode on a service of its own with this rate and burst (0: on the same service
+    # as the other modes, with --user-rate and --user-burst).
+    throttle_user_rate_per_s: float
+    throttle_user_burst: int
     soak_s: float
     soak_user_rate_per_s: int
     modes: list[str]
@@ -87,6 +91,8 @@ def plan_from(args: argparse.Namespace) -> Plan:
         paced_rate=args.paced_rate,
         user_rate_per_s=args.user_rate,
         user_burst=args.user_burst,
+        throttle_user_rate_per_s=args.throttle_user_rate,
+        throttle_user_burst=args.throttle_user_burst,
         soak_s=args.soak,
         soak_user_rate_per_s=args.soak_user_rate,
         modes=modes,
@@ -148,6 +154,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="USER_RATE_PER_S for the service under test (1000)",
     )
     p.add_argument("--user-burst", type=int, default=1000, help="USER_BURST (1000)")
+    p.add_argument(
+        "--throttle-user-rate",
+        type=float,
+        default=0.0,
+        help="run the throttle mode on its own service with this USER_RATE_PER_S (a rate far "
+        "below any load, such as 0.001, throttles it at any speed); 0: the same service (0)",
+    )
+    p.add_argument(
+        "--throttle-user-burst",
+        type=int,
+        default=1,
+        help="USER_BURST of the throttle mode's own service (1)",
+    )
     p.add_argument(
         "--soak",
         type=float,

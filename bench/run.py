@@ -210,7 +210,10 @@ class Bench:
                         self.keep(self.measure(server, "paced", self.plan.short_s))
             for mode in ("throttle", "cold"):
                 if service is not None and mode in modes:
-                    self.keep(self.measure(service, mode, self.plan.short_s))
+                    if mode == "throttle" and self.plan.throttle_user_rate_per_s:
+                        self.keep(self.throttle_alone(workers))
+                    else:
+                        self.keep(self.measure(service, mode, self.plan.short_s))
         finally:
             if front is not None:
                 proxy.stop(self.children, front)
@@ -218,6 +221,20 @@ class Bench:
                 self.children.stop(proc)
         if "cold" in modes:
             self.reset_cold()
+
+    def throttle_alone(self, workers: int) -> dict[str, Any]:
+        """The throttle mode on a service of its own, whose bucket (--throttle-user-rate) is
+        throttled at any speed, while the other modes' rate is one no load reaches."""
+        p = self.plan
+        proc, server = self.start_service(
+            workers,
+            USER_RATE_PER_S=f"{p.throttle_user_rate_per_s:g}",
+            USER_BURST=str(p.throttle_user_burst),
+        )
+        try:
+            return self.measure(server, "throttle", p.short_s)
+        finally:
+            self.children.stop(proc)
 
     def start_proxy(self, service: Server) -> proxy.Proxy:
         """nginx with deploy/nginx.conf in front of `service`, on a free loopback port."""

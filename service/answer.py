@@ -71,6 +71,21 @@ class Answer(web.StreamResponse):
             self._keep_alive = request.keep_alive
         return writer
 
+    def closing_bytes(self) -> bytes:
+        """The whole answer as HTTP/1.1 with `Connection: close`, for a connection that has no
+        request to answer through (one whose request head never completed)."""
+        body = self._payload_bytes
+        return b"".join(
+            (
+                _STATUS_LINES_11[self.status],
+                self._header_lines,
+                b"Content-Length: %d\r\nDate: " % len(body),
+                _Date.now(),
+                b"\r\nConnection: close\r\n\r\n",
+                body,
+            )
+        )
+
     async def write(self, data: bytes | bytearray | memoryview) -> None:
         raise RuntimeError("an Answer is written whole, by write_eof()")
 

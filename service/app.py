@@ -79,7 +79,12 @@ async def handle_openid(request: web.Request) -> web.StreamResponse:
     pool = request.app[REGISTRY].by_id.get(pool_id)
     if pool is None or pool.deleted:
         return _not_found(request, pool_id)
-    jwks_uri = f"{request.url.origin()}/{pool_id}/.well-known/jwks.json"
+    # Never from the request's Host header: a client could make the document point anywhere.
+    # By default the keys are published beside the issuer, as Cognito does; a pool fronting
+    # real Cognito keys (--jwks-url) then names Cognito's own JWKS.
+    base = request.app[SETTINGS].public_base_url.rstrip("/")
+    jwks_uri = f"{base}/{pool_id}" if base else pool.issuer
+    jwks_uri += "/.well-known/jwks.json"
     doc = {
         "issuer": pool.issuer,
         "jwks_uri": jwks_uri,

@@ -12,6 +12,14 @@ from .settings import Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+def normalise(addr: Address) -> Address:
+    """IPv4 as itself: a dual-stack listener (HOST=::) sees IPv4 peers as ::ffff:a.b.c.d, and a
+    proxy may forward them so; rules written as IPv4 CIDRs must still match them."""
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped
+    return addr
+
+
 def _parse(value: str) -> Address | None:
     value = value.strip().strip('"')
     if value.startswith("["):  # Forwarded: for="[2001:db8::1]:4711"
@@ -19,7 +27,7 @@ def _parse(value: str) -> Address | None:
     elif value.count(":") == 1:  # IPv4 with a port
         value = value.split(":", 1)[0]
     try:
-        return ipaddress.ip_address(value)
+        return normalise(ipaddress.ip_address(value))
     except ValueError:
         return None
 

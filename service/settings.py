@@ -57,9 +57,23 @@ def _port(raw: str) -> int:
     return value
 
 
+_V4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+
+
+def _network(item: str) -> Network:
+    net = ipaddress.ip_network(item, strict=False)
+    # Client addresses are matched as IPv4 when they are IPv4-mapped (service/netrules.py), so
+    # a rule written as ::ffff:a.b.c.d/n is the IPv4 rule it stands for.
+    if isinstance(net, ipaddress.IPv6Network) and net.subnet_of(_V4_MAPPED):
+        mapped = net.network_address.ipv4_mapped
+        assert mapped is not None
+        return ipaddress.IPv4Network((mapped, net.prefixlen - 96))
+    return net
+
+
 def _cidrs(raw: str) -> tuple[Network, ...]:
     items = [item.strip() for item in raw.split(",") if item.strip()]
-    return tuple(ipaddress.ip_network(item, strict=False) for item in items)
+    return tuple(_network(item) for item in items)
 
 
 def _pool_id(raw: str) -> str:
@@ -97,11 +111,14 @@ class Settings:
     grace_s: float = 10.0
     max_body_bytes: int = 65536
     body_timeout_s: float = 10.0
+    header_timeout_s: float = 10.0
+    keepalive_timeout_s: float = 75.0
 
     region: str = "us-east-1"
     account_id: str = "000000000000"
     default_pool_id: str = "us-east-1_LocalPool"
     issuer_base_url: str = ""
+    public_base_url: str = ""
     pool_refresh_s: float = 1.0
     claims_cache_max_ttl_s: int = 3600
     # Tokens of pools that trust outside keys carry another clock's iat: a sign-out also
@@ -156,10 +173,12 @@ class Settings:
             raise SettingsError(
                 f"REDIS_URL={self.redis_url!r} is invalid: expected one of {', '.join(schemes)}"
             )
-        if self.issuer_base_url and not self.issuer_base_url.startswith(("http://", "https://")):
-            raise SettingsError(
-                f"ISSUER_BASE_URL={self.issuer_base_url!r} is invalid: expected an http(s) URL"
-            )
+        for var, url in (
+            ("ISSUER_BASE_URL", self.issuer_base_url),
+            ("PUBLIC_BASE_URL", self.public_base_url),
+        ):
+            if url and not url.startswith(("http://", "https://")):
+                raise SettingsError(f"{var}={url!r} is invalid: expected an http(s) URL")
 
 
 def _str(raw: str) -> str:
@@ -190,10 +209,13 @@ _SPEC: dict[str, tuple[str, Callable[[str], Any]]] = {
     "grace_s": ("GRACE_S", _positive_float),
     "max_body_bytes": ("MAX_BODY_BYTES", _positive_int),
     "body_timeout_s": ("BODY_TIMEOUT_S", _positive_float),
+    "header_timeout_s": ("HEADER_TIMEOUT_S", _positive_float),
+    "keepalive_timeout_s": ("KEEPALIVE_TIMEOUT_S", _positive_float),
     "region": ("REGION", _region),
     "account_id": ("ACCOUNT_ID", _account),
     "default_pool_id": ("DEFAULT_POOL_ID", _pool_id),
     "issuer_base_url": ("ISSUER_BASE_URL", _str),
+    "public_base_url": ("PUBLIC_BASE_URL", _str),
     "pool_refresh_s": ("POOL_REFRESH_S", _positive_float),
     "claims_cache_max_ttl_s": ("CLAIMS_CACHE_MAX_TTL_S", _positive_int),
     "iat_skew_s": ("IAT_SKEW_S", _non_negative_float),

@@ -150,7 +150,8 @@ def settings(redis_url: str) -> Settings:
 
 
 class LiveServer:
-    """The real app on a real socket, in a thread with its own uvloop event loop."""
+    """The real app on a real socket (settings.host, port 0), in a thread with its own uvloop
+    event loop. Clients reach it at 127.0.0.1 either way."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -190,7 +191,16 @@ class LiveServer:
         self.app = create_app(self.settings)
         runner = make_runner(self.app, access_log=None, shutdown_timeout=2)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        host = self.settings.host
+        if ":" in host:
+            # As service/server.py binds an IPv6 host: dual-stack (Linux's default), so IPv4
+            # clients arrive as ::ffff:a.b.c.d.
+            sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            sock.bind((host, 0))
+            site: web.BaseSite = web.SockSite(runner, sock)
+        else:
+            site = web.TCPSite(runner, host, 0)
         await site.start()
         server = site._server
         assert server is not None

@@ -30,11 +30,16 @@ def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     except BenchError as exc:
         pytest.skip(f"wrk is not available, so the harness cannot run: {exc}")
     out = tmp_path_factory.mktemp("bench") / "results"
-    # 50 users at USER_RATE_PER_S=500: warm traffic stays under each user's rate up to
-    # 25,000 req/s, and the hammered user is throttled from 600 req/s.
+    # No verdict may depend on the machine's speed (a fast machine once outran 50 users x 500
+    # req/s and got throttled warm answers). Warm, paced, cold and proxy traffic: a bucket of a
+    # billion a second that no run reaches. The throttle mode: a service of its own whose
+    # hammered user has one token and gains the next after 1000 s, so it is throttled however
+    # slow the machine.
     options = (
         "--quick --duration 1 --short 1 --warmup 1 --users 50 --devices 1 --cold-tokens 300 "
-        "--user-rate 500 --user-burst 100 --workers 1 --soak 2 --quiet-wait 0"
+        "--user-rate 1000000000 --user-burst 1000000000 "
+        "--throttle-user-rate 0.001 --throttle-user-burst 1 "
+        "--workers 1 --soak 2 --quiet-wait 0"
     )
     args = [sys.executable, "-m", "bench.run", *options.split(), "--out", str(out)]
     done = subprocess.run(args, cwd=PROJECT, capture_output=True, text=True, timeout=100)
@@ -68,7 +73,9 @@ def test_bench_runs_every_mode_and_writes_results(
         assert run["rss_mib"]["before"] and run["rss_mib"]["after"]
     assert set(runs["warm x1"]["answers"]) == {"OK"}
     assert set(runs["paced x1"]["answers"]) == {"OK"}
-    assert runs["throttle x1"]["answers"].get("TooManyRequestsException", 0) > 0
+    throttled = runs["throttle x1"]["answers"]
+    assert throttled.get("TooManyRequestsException", 0) > 0
+    assert throttled.get("OK", 0) <= 2  # one token, and at most one more (1000 s a token)
     # The design's promise: one Redis command per warm request, at most two per cold one.
     assert runs["warm x1"]["redis_commands"]["per_request"] == pytest.approx(1.0, abs=0.05)
     assert runs["cold x1"]["redis_commands"]["per_request"] <= 2.05
@@ -77,9 +84,11 @@ def test_bench_runs_every_mode_and_writes_results(
     assert summary["ok"] is True
     assert summary["warm_vs_baseline"]["1"] > 0
     assert summary["soak_rss_growth_pct"] is not None
-    # Paced at 5,000 req/s over 50 connections for 1 s: wrk's whole-ms waits make it somewhat
-    # less, but far below the saturated rate.
-    assert 1000 < summary["paced_rps"]["1"] < runs["warm x1"]["rps"] * 1.5
+    # Paced at 5,000 req/s over 50 connections: never more than offered, however fast the
+    # machine (each connection waits a mean 10 ms before each request); a slow or busy machine
+    # may answer fewer, so only the upper bound is a verdict (the warm run's rate is not one:
+    # other work on the machine can slow it alone).
+    assert 0 < summary["paced_rps"]["1"] <= 5000 * 1.2
     assert summary["paced_p99_ms"]["1"] > 0 and summary["baseline_paced_p99_ms"] > 0
     assert {t["name"] for t in summary["targets"]} >= {
         "warm GetDevice, 1 worker, vs bare aiohttp",

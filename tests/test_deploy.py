@@ -477,6 +477,60 @@ def test_nginx_errors_are_cognito_json(
     assert_cognito_error(call(front.port, {}, big_header), 400, "SerializationException")
 
 
+def _raw(port: int, data: bytes) -> tuple[int, dict[str, str], bytes]:
+    """One raw request (http.client cannot send a malformed one); the whole answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
+        sock.sendall(data)
+        got = b""
+        while b"\r\n\r\n" not in got:
+            chunk = sock.recv(65536)
+            assert chunk, got
+            got += chunk
+        head, body = got.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {k.lower(): v for k, v in (x.split(": ", 1) for x in lines[1:])}
+        while len(body) < int(headers["content-length"]):
+            chunk = sock.recv(65536)
+            assert chunk, body
+            body += chunk
+    return int(lines[0].split()[1]), headers, body
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "type_name"),
+    [
+        (b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", 400, "SerializationException"),
+        (b"CONNECT example.com:443 HTTP/1.1\r\nHost: x\r\n\r\n", 400, "SerializationException"),
+        (b"GET /" + b"a" * 20_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 400, "SerializationException"),
+        (b"GARBAGE\r\n\r\n", 400, "SerializationException"),
+        (b"GET / HTTP/9.9\r\nHost: x\r\n\r\n", 400, "SerializationException"),
+        (
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+            400,
+            "SerializationException",
+        ),
+        (b"TRACE / HTTP/1.1\r\nHost: x\r\n\r\n", 404, "UnknownOperationException"),
+        (
+            b"GET /.cognito-error/internal HTTP/1.1\r\nHost: x\r\n\r\n",
+            404,
+            "UnknownOperationException",
+        ),
+    ],
+    ids=["options-star", "connect", "long-line", "garbage", "http-9", "gzip-te", "trace", "own"],
+)
+def test_nginx_own_errors_are_cognito_json(
+    live: LiveServer, nginx_front: Callable[[str], Nginx], raw: bytes, status: int, type_name: str
+) -> None:
+    front = nginx_front(f"127.0.0.1:{live.port}")
+    answer = _raw(front.port, raw)
+    assert_cognito_error(answer, status, type_name)
+    _, headers, body = answer
+    assert headers["x-amzn-errormessage"] == orjson.loads(body)["message"]
+    assert headers["x-amzn-requestid"] == headers["x-request-id"]
+    # server_tokens off: "nginx" at most, never its version (see the known limits).
+    assert headers.get("server", "nginx") == "nginx"
+
+
 def test_nginx_upstream_down_is_internal_error(nginx_front: Callable[[str], Nginx]) -> None:
     front = nginx_front(f"127.0.0.1:{free_port()}")  # nothing listens there
     answer = call(front.port, {"AccessToken": "x", "DeviceKey": "y"})

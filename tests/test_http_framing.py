@@ -258,3 +258,151 @@ def test_a_client_gone_mid_body_is_not_a_server_error(
         time.sleep(0.5)
     assert [r.getMessage() for r in caplog.records if r.name.startswith("service")] == []
     assert _internal_errors(live.port) == before
+
+
+def assert_json_error(
+    answer: tuple[str, dict[str, str], bytes], status: int, type_name: str
+) -> str:
+    """A Cognito-shaped error, as every error answer must be; returns its message."""
+    line, headers, payload = answer
+    assert line.split()[1] == str(status), (line, payload)
+    body = orjson.loads(payload)
+    assert set(body) == {"__type", "message"} and body["__type"] == type_name, body
+    assert headers["content-type"] == "application/x-amz-json-1.1"
+    assert headers["x-amzn-errortype"] == f"{type_name}:"
+    assert headers["x-amzn-errormessage"] == body["message"]
+    assert len(headers["x-amzn-requestid"]) == 36
+    assert "server" not in headers
+    return str(body["message"])
+
+
+@pytest.mark.parametrize(
+    ("head", "status", "type_name"),
+    [
+        ("OPTIONS * HTTP/1.1", 404, "UnknownOperationException"),
+        ("CONNECT example.com:443 HTTP/1.1", 404, "UnknownOperationException"),
+        ("GET http://example.com HTTP/1.1", 404, "UnknownOperationException"),
+        ("GET /nope HTTP/1.1\r\nExpect: 200-ok", 417, "SerializationException"),
+        ("POST / HTTP/1.1\r\nExpect: 200-ok\r\nContent-Length: 0", 417, "SerializationException"),
+    ],
+)
+def test_requests_the_router_rejects_get_json(
+    wire: Wire, head: str, status: int, type_name: str
+) -> None:
+    wire.send(f"{head}\r\nHost: localhost\r\n\r\n".encode())
+    assert_json_error(wire.answer(), status, type_name)
+
+
+def test_no_answer_names_the_server_software(wire: Wire, ok_body: tuple[bytes, str]) -> None:
+    pool = "us-east-1_LocalPool"
+    gets = ["/healthz", "/readyz", "/metrics", "/nowhere", f"/{pool}/.well-known/jwks.json"]
+    gets.append(f"/{pool}/.well-known/openid-configuration")
+    for path in gets:
+        wire.send(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+        status, headers, _ = wire.answer()
+        assert "server" not in headers, (path, status, headers["server"])
+    wire.send(request(ok_body[0]))
+    status, headers, _ = wire.answer()
+    assert status == "HTTP/1.1 200 OK" and "server" not in headers
+
+
+# -- time limits: HEADER_TIMEOUT_S, KEEPALIVE_TIMEOUT_S ------------------------------------
+# Each check waits far longer than the limit for the close (a busy machine only delays it),
+# and checks the connection is still open only at times well inside the limit.
+def _closed_after(client: Wire, started: float) -> float:
+    assert client.closed(wait_s=15), "the server kept the connection open"
+    return time.monotonic() - started
+
+
+def test_a_half_sent_request_line_is_closed_after_the_header_timeout(live_factory: Any) -> None:
+    server, _ = live_factory(header_timeout_s=1.0)
+    started = time.monotonic()  # before the connection opens: the clock starts then
+    client = Wire(server.port)
+    try:
+        client.send(b"POST / HTT")
+        message = assert_json_error(client.answer(), 408, "RequestTimeoutException")
+        assert message == "The request head did not arrive within 1 s."
+        assert _closed_after(client, started) >= 0.95
+    finally:
+        client.close()
+
+
+def test_a_silent_connection_is_closed_after_the_header_timeout(live_factory: Any) -> None:
+    server, _ = live_factory(header_timeout_s=1.0)
+    started = time.monotonic()
+    client = Wire(server.port)
+    try:
+        assert _closed_after(client, started) >= 0.95  # closed with nothing sent: no request
+    finally:
+        client.close()
+
+
+def test_an_idle_keep_alive_connection_is_closed_after_the_idle_timeout(
+    live_factory: Any,
+) -> None:
+    server, helper = live_factory(header_timeout_s=0.3, keepalive_timeout_s=2.0)
+    _, device, token = helper.user_with_device("idle")
+    client = Wire(server.port)
+    try:
+        started = time.monotonic()  # before the answer, whose end starts the idle clock
+        client.send(request(orjson.dumps({"AccessToken": token, "DeviceKey": device})))
+        assert client.answer()[0] == "HTTP/1.1 200 OK"
+        # Idle for longer than the header timeout: that one runs only once a head begins.
+        assert not client.closed(wait_s=0.6)
+        assert _closed_after(client, started) >= 1.95
+    finally:
+        client.close()
+
+
+def test_slow_requests_within_the_limits_are_answered(live_factory: Any) -> None:
+    server, helper = live_factory(header_timeout_s=4.0, keepalive_timeout_s=2.0)
+    _, device, token = helper.user_with_device("patient")
+    whole = request(orjson.dumps({"AccessToken": token, "DeviceKey": device}))
+    client = Wire(server.port)
+    try:
+        client.send(whole[:5])
+        time.sleep(0.5)  # a head may take its time, within HEADER_TIMEOUT_S of the opening
+        client.send(whole[5:])
+        assert client.answer()[0] == "HTTP/1.1 200 OK"
+        # The next head begins before the idle limit and ends after it: it has its own
+        # HEADER_TIMEOUT_S from its first byte.
+        time.sleep(0.5)
+        client.send(whole[:5])
+        time.sleep(2.0)
+        client.send(whole[5:])
+        assert client.answer()[0] == "HTTP/1.1 200 OK"
+        client.send(whole)
+        assert client.answer()[0] == "HTTP/1.1 200 OK"
+    finally:
+        client.close()
+
+
+# -- pipelining and malformed requests ------------------------------------------------------
+def test_a_malformed_request_after_a_valid_one(wire: Wire, ok_body: tuple[bytes, str]) -> None:
+    # In a later segment: the valid request is answered, then the malformed one, then the
+    # connection closes. (In the same segment, aiohttp's parser drops what it parsed before the
+    # error: the README's known limits.)
+    body, device = ok_body
+    wire.send(request(body))
+    status, _, payload = wire.answer()
+    assert status == "HTTP/1.1 200 OK"
+    assert orjson.loads(payload)["Device"]["DeviceKey"] == device
+    wire.send(b"GARBAGE / HTTP/1.1\r\n\r\n")
+    assert_json_error(wire.answer(), 400, "SerializationException")
+    assert wire.closed()
+
+
+def test_a_malformed_request_pipelined_behind_a_valid_one(
+    wire: Wire, ok_body: tuple[bytes, str]
+) -> None:
+    # What is guaranteed in one segment: every answer is JSON, any answer before the error is
+    # the valid request's, the error is last, and the connection closes after it.
+    body, device = ok_body
+    wire.send(request(body) + b"GARBAGE / HTTP/1.1\r\n\r\n")
+    answers = [wire.answer()]
+    while answers[-1][0].split()[1] == "200":
+        assert orjson.loads(answers[-1][2])["Device"]["DeviceKey"] == device
+        answers.append(wire.answer())
+    assert len(answers) <= 2
+    assert_json_error(answers[-1], 400, "SerializationException")
+    assert wire.closed()

@@ -10,6 +10,8 @@ from typing import Any
 import orjson
 import pytest
 
+from service.settings import Settings
+
 TARGET = "AWSCognitoIdentityProviderService.GetDevice"
 BLOCKED = ipaddress.ip_network("203.0.113.0/24")
 LOCAL = ipaddress.ip_network("127.0.0.0/8")
@@ -80,3 +82,40 @@ def test_deny_rule_on_the_peer_itself(live_factory: Any) -> None:
         "__type": "ForbiddenException",
         "message": "Request not allowed due to WAF block.",
     }
+
+
+def test_ipv4_peer_on_a_dual_stack_listener_matches_ipv4_rules(live_factory: Any) -> None:
+    # HOST=:: accepts IPv4 clients as ::ffff:127.0.0.1; the IPv4 rule must still see 127.0.0.1.
+    server, _ = live_factory(host="::", deny_cidrs=(LOCAL,))
+    assert verdict(server.port, {}) == "blocked"
+
+
+def test_ipv4_proxy_on_a_dual_stack_listener_is_trusted(live_factory: Any) -> None:
+    server, _ = live_factory(host="::", deny_cidrs=(BLOCKED,), trusted_proxies=(LOCAL,))
+    assert verdict(server.port, {"X-Forwarded-For": "203.0.113.9"}) == "blocked"
+    assert verdict(server.port, {"X-Forwarded-For": "198.51.100.1"}) == "passed"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Forwarded-For": "::ffff:203.0.113.9"},
+        {"X-Forwarded-For": "::ffff:cb00:7109"},  # the same address, in hex
+        {"Forwarded": 'for="[::ffff:203.0.113.9]:4711"'},
+        # A trusted hop written IPv4-mapped is still trusted: the client is the one before it.
+        {"X-Forwarded-For": "203.0.113.9, ::ffff:127.0.0.5"},
+    ],
+)
+def test_ipv4_mapped_forwarded_addresses_match_ipv4_rules(
+    live_factory: Any, headers: dict[str, str]
+) -> None:
+    server, _ = live_factory(deny_cidrs=(BLOCKED,), trusted_proxies=(LOCAL,))
+    assert verdict(server.port, headers) == "blocked"
+
+
+def test_ipv4_mapped_rules_match_ipv4_clients(live_factory: Any) -> None:
+    # DENY_CIDRS=::ffff:127.0.0.0/104 is the IPv4 rule 127.0.0.0/8.
+    rules = Settings.from_env({"DENY_CIDRS": "::ffff:127.0.0.0/104"}).deny_cidrs
+    assert rules == (LOCAL,)
+    server, _ = live_factory(deny_cidrs=rules)
+    assert verdict(server.port, {}) == "blocked"

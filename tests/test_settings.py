@@ -63,6 +63,7 @@ def test_values_are_parsed() -> None:
         ("LOG_LEVEL", "LOUD"),
         ("REDIS_URL", "http://localhost"),
         ("ISSUER_BASE_URL", "ftp://x"),
+        ("PUBLIC_BASE_URL", "edge.example"),
     ],
 )
 def test_bad_values_name_the_variable(var: str, value: str) -> None:

@@ -730,12 +730,34 @@ def test_each_pool_has_its_own_keys(live: LiveServer, admin: Admin) -> None:
     assert mine["keys"][0]["n"] != theirs["keys"][0]["n"]
 
 
+def _openid(port: int, host: str) -> dict[str, Any]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", f"/{POOL}/.well-known/openid-configuration", headers={"Host": host})
+        resp = conn.getresponse()
+        assert resp.status == 200
+        return json.loads(resp.read())  # type: ignore[no-any-return]
+    finally:
+        conn.close()
+
+
 def test_openid_configuration(live: LiveServer) -> None:
-    status, _, doc = _get_json(f"{live.url}/{POOL}/.well-known/openid-configuration")
-    assert status == 200
-    assert doc["issuer"] == f"https://cognito-idp.us-east-1.amazonaws.com/{POOL}"
+    doc = _openid(live.port, "attacker.example")
+    issuer = f"https://cognito-idp.us-east-1.amazonaws.com/{POOL}"
+    assert doc["issuer"] == issuer
     assert doc["id_token_signing_alg_values_supported"] == ["RS256"]
-    status, _, jwks = _get_json(doc["jwks_uri"])
+    # Where Cognito publishes it, beside the issuer; never built from the client's Host.
+    assert doc["jwks_uri"] == f"{issuer}/.well-known/jwks.json"
+
+
+def test_openid_configuration_names_the_public_base_url(live_factory: Any) -> None:
+    # PUBLIC_BASE_URL: where clients reach this service (behind a proxy, say); it serves the
+    # keys itself there.
+    server, _ = live_factory(public_base_url="https://edge.example/cognito/")
+    doc = _openid(server.port, "attacker.example")
+    path = f"/{POOL}/.well-known/jwks.json"
+    assert doc["jwks_uri"] == f"https://edge.example/cognito{path}"
+    status, _, jwks = _get_json(server.url + path)
     assert status == 200
     assert jwks["keys"][0]["alg"] == "RS256"
 
