@@ -22,12 +22,13 @@ from aiohttp.web_response import StreamResponse
 
 from . import protocol
 from .app import API
+from .drain import DrainingHandler
 from .errors import CognitoError, InternalErrorException, SerializationException
 
 _IDS = protocol.RequestIds()
 
 
-class _JsonErrorHandler(RequestHandler):
+class _JsonErrorHandler(DrainingHandler):
     def handle_error(
         self,
         request: BaseRequest,
