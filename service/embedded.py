@@ -106,13 +106,20 @@ def ensure(settings: Settings) -> str:
     raise EmbeddedRedisError(f"embedded redis-server did not start; see {data / 'redis.log'}")
 
 
+def is_embedded(settings: Settings) -> bool:
+    """Whether the Redis in use (REDIS_URL, or what `serve` resolved it to) is the embedded one."""
+    sock = Path(settings.data_dir).expanduser().resolve() / "redis.sock"
+    return settings.redis_url in ("", f"unix://{sock}")
+
+
 def redis_url(settings: Settings) -> str:
     """REDIS_URL if set; else the embedded server's."""
     return settings.redis_url or ensure(settings)
 
 
 def stop(settings: Settings) -> bool:
-    """Stop the embedded server (if it runs). Returns whether one was stopped."""
+    """Stop the embedded server (if it runs), waiting until it has exited. SHUTDOWN makes
+    it write and fsync its AOF first. Returns whether one was stopped."""
     data = Path(settings.data_dir).expanduser().resolve()
     pidfile = data / "redis.pid"
     if not pidfile.exists() or not _alive(data / "redis.sock"):
@@ -121,6 +128,7 @@ def stop(settings: Settings) -> bool:
         s.settimeout(5)
         s.connect(str(data / "redis.sock"))
         s.sendall(b"SHUTDOWN\r\n")
+        # No reply on success: the connection closes when the server exits.
         with contextlib.suppress(OSError):
             s.recv(16)
     return True

@@ -35,6 +35,7 @@ from aiohttp.web_response import StreamResponse
 
 from . import protocol
 from .app import API, SETTINGS
+from .drain import DrainingHandler
 from .errors import (
     CognitoError,
     InternalErrorException,
@@ -58,8 +59,9 @@ def _http_error(status: int, message: str) -> CognitoError:
     return error
 
 
-class _Handler(RequestHandler):
-    """One connection: JSON errors only, and a time limit on each request head."""
+class _Handler(DrainingHandler):
+    """One connection: JSON errors only, a time limit on each request head, and a drain that
+    finishes begun requests on shutdown (service/drain.py)."""
 
     __slots__ = ("_head_count", "_head_deadline", "_head_mark", "_head_timer", "_header_timeout_s")
 

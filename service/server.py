@@ -14,13 +14,15 @@ import sys
 import tempfile
 import time
 from dataclasses import replace
+from multiprocessing.connection import Connection
 from typing import Any
 
 import uvloop
 from aiohttp import web
 
-from . import logs, metrics
+from . import drain, embedded, logs, metrics
 from .app import create_app
+from .crashloop import EXIT_CRASH_LOOP, CrashLoop
 from .httpserver import make_runner
 from .logs import AccessLogger
 from .settings import Settings
@@ -41,7 +43,22 @@ def _bind(host: str, port: int, reuse_port: bool, listen: bool = True) -> socket
     return sock
 
 
+# After the drain, what is still open gets this long before it is cut, seconds.
+CUT_S = 0.5
+# A worker process's exit status when it could not start.
+EXIT_STARTUP = 3
+
+
+class StartupError(RuntimeError):
+    """The worker could not start serving (e.g. Redis unreachable); the message says why."""
+
+
 async def _run_worker(settings: Settings, sock: socket.socket) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    # Before the (possibly slow) start-up, so that a stop during it is still a clean exit.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     app = create_app(settings)
     access: dict[str, Any] = {"access_log": None}
     if settings.access_log:
@@ -49,8 +66,15 @@ async def _run_worker(settings: Settings, sock: socket.socket) -> None:
             "access_log": logging.getLogger("service.access"),
             "access_log_class": AccessLogger,
         }
-    runner = make_runner(app, handle_signals=False, shutdown_timeout=settings.grace_s, **access)
-    await runner.setup()
+    runner = make_runner(app, handle_signals=False, shutdown_timeout=CUT_S, **access)
+    try:
+        await runner.setup()
+    except Exception as exc:
+        await runner.cleanup()
+        raise StartupError(f"{type(exc).__name__}: {exc}") from None
+    if stop.is_set():
+        await runner.cleanup()
+        return
     # Everything built so far (modules, parsed keys, pools, Redis clients) lives as
     # long as the worker: move it out of the cyclic GC's sight, so that full collections
     # scan only what requests allocate (a full scan of the whole heap is a latency spike).
@@ -58,26 +82,31 @@ async def _run_worker(settings: Settings, sock: socket.socket) -> None:
     # startup set is bounded, so that waste is too.
     gc.collect()
     gc.freeze()
-    site = web.SockSite(runner, sock, shutdown_timeout=settings.grace_s)
+    site = web.SockSite(runner, sock)
     await site.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    # Stop accepting, let in-flight requests finish (up to GRACE_S), then close Redis.
+    # Stop accepting; let begun requests finish (up to GRACE_S) while idle connections close
+    # (service/drain.py); then cut what is left and close Redis.
+    await site.stop()
+    assert runner.server is not None
+    await drain.drain(runner.server, settings.grace_s)
     await runner.cleanup()
 
 
 def run_worker(settings: Settings, sock: socket.socket) -> None:
-    """Serve on `sock` in this process until SIGTERM/SIGINT; then drain and exit."""
+    """Serve on `sock` in this process until SIGTERM/SIGINT; then drain and return.
+    Raises StartupError if the app cannot start."""
     uvloop.run(_run_worker(settings, sock))
 
 
-def _worker_main(settings: Settings, host: str, port: int) -> None:
+def _worker_main(settings: Settings, host: str, port: int, report: Connection) -> None:
     logs.configure(settings.log_level)
     sock = _bind(host, port, reuse_port=True)
-    run_worker(settings, sock)
+    try:
+        run_worker(settings, sock)
+    except StartupError as exc:
+        report.send(str(exc))  # the supervisor names it in its own lines
+        sys.exit(EXIT_STARTUP)
 
 
 def serve(settings: Settings, announce: Any = None) -> int:
@@ -86,13 +115,110 @@ def serve(settings: Settings, announce: Any = None) -> int:
         sock = _bind(settings.host, settings.port, reuse_port=False)
         if announce:
             announce(sock)  # the socket already listens: early requests wait in its backlog
-        run_worker(settings, sock)
-        return 0
-    return _supervise(settings, announce)
+        status = _serve_in_process(settings, sock)
+    else:
+        status = _supervise(settings, announce)
+    _stop_embedded_redis_if_it_dies_with_us(settings)
+    sys.stdout.flush()
+    return status
+
+
+def _serve_in_process(settings: Settings, sock: socket.socket) -> int:
+    """One worker in this process, restarted by the same policy as the supervisor's."""
+    crashes = CrashLoop(settings.crash_loop_limit)
+    while True:
+        started = time.monotonic()
+        try:
+            run_worker(settings, sock)
+            return 0
+        except StartupError as exc:
+            delay = crashes.failed(time.monotonic() - started)
+            if delay is None:
+                _give_up(crashes, f"worker 1: could not start ({exc})")
+                return EXIT_CRASH_LOOP
+            log.warning("worker 1: could not start (%s); starting it again in %g s", exc, delay)
+            if _sleep_unless_signalled(delay):
+                return 0
+
+
+def _sleep_unless_signalled(delay_s: float) -> bool:
+    """Sleep, unless SIGTERM/SIGINT comes first. Returns whether one came."""
+    signalled: list[int] = []
+    previous = {sig: signal.signal(sig, lambda n, _f: signalled.append(n)) for sig in _STOP}
+    try:
+        deadline = time.monotonic() + delay_s
+        while not signalled and time.monotonic() < deadline:
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return bool(signalled)
+
+
+_STOP = (signal.SIGTERM, signal.SIGINT)
+
+
+def _give_up(crashes: CrashLoop, last: str) -> None:
+    # One plain line, the last one, not a JSON log line: it is what a person reads first.
+    sys.stderr.write(crashes.give_up_message(last) + "\n")
+    sys.stderr.flush()
+
+
+def _stop_embedded_redis_if_it_dies_with_us(settings: Settings) -> None:
+    """Shut the embedded Redis down cleanly when whatever stops us also kills it.
+
+    As a container's PID 1 (or the child of an init there, or a service manager's main
+    process), our exit takes every process of the container or unit with it: the daemonized
+    redis-server would get SIGKILL and could lose its last second of AOF. A clean SHUTDOWN
+    writes and fsyncs it. Elsewhere the server stays up for the other commands, as before.
+    """
+    if not embedded.is_embedded(settings) or 1 not in (os.getpid(), os.getppid()):
+        return
+    try:
+        if embedded.stop(settings):
+            log.info("embedded redis-server shut down")
+    except OSError as exc:
+        log.warning("could not shut the embedded redis-server down: %s", exc)
+
+
+class _Slot:
+    """One worker position of the supervisor: its process, its restarts."""
+
+    def __init__(self, number: int, limit: int) -> None:
+        self.number = number
+        self.crashes = CrashLoop(limit)
+        self.proc: Any = None
+        self.report: Connection | None = None
+        self.started = 0.0
+        self.restart_at = 0.0  # when proc is None: when to start it again (monotonic)
+
+    def start(self, ctx: Any, settings: Settings) -> None:
+        reader, writer = ctx.Pipe(duplex=False)
+        self.proc = ctx.Process(
+            target=_worker_main, args=(settings, settings.host, settings.port, writer)
+        )
+        self.proc.start()
+        writer.close()  # the worker holds its own copy
+        self.report = reader
+        self.started = time.monotonic()
+
+    def reason(self) -> str:
+        """Why the (dead) worker ended: its own report, else its exit status."""
+        assert self.report is not None
+        try:
+            if self.report.poll():
+                return f"could not start ({self.report.recv()})"
+        except (EOFError, OSError):
+            pass
+        finally:
+            self.report.close()
+            self.report = None
+        return f"worker exited with status {self.proc.exitcode}"
 
 
 def _supervise(settings: Settings, announce: Any) -> int:
-    """Start N workers on one port (SO_REUSEPORT); restart any that dies; drain on SIGTERM."""
+    """Start N workers on one port (SO_REUSEPORT); restart any that dies, backing off; drain
+    on SIGTERM; give up after CRASH_LOOP_LIMIT fast failures in a row of one slot."""
     ctx = multiprocessing.get_context("spawn")
     # Workers write metrics to files here, so any worker's /metrics can sum all of them.
     # Set before the workers start: prometheus-client picks its mode at import.
@@ -103,40 +229,53 @@ def _supervise(settings: Settings, announce: Any) -> int:
     holder = _bind(settings.host, settings.port, reuse_port=True, listen=False)
     port = holder.getsockname()[1]
     settings = replace(settings, port=port)
-    workers: list[Any] = []
+    slots = [_Slot(i + 1, settings.crash_loop_limit) for i in range(settings.workers)]
     stopping = False
-
-    def start() -> Any:
-        proc = ctx.Process(target=_worker_main, args=(settings, settings.host, port), daemon=False)
-        proc.start()
-        return proc
+    gave_up = ""
 
     def on_signal(signum: int, _frame: Any) -> None:
         nonlocal stopping
         stopping = True
-        for proc in workers:
-            if proc.is_alive() and proc.pid:
-                os.kill(proc.pid, signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    workers.extend(start() for _ in range(settings.workers))
+    for slot in slots:
+        slot.start(ctx, settings)
     if announce:
         announce(holder)
     while not stopping:
-        time.sleep(0.2)
-        for i, proc in enumerate(workers):
-            if not proc.is_alive() and not stopping:
-                log.warning("worker pid %s exited with %s; restarting", proc.pid, proc.exitcode)
-                if proc.pid:
-                    metrics.worker_exited(proc.pid)
-                workers[i] = start()
+        time.sleep(0.1)
+        now = time.monotonic()
+        for slot in slots:
+            if stopping:
+                break
+            if slot.proc is None:
+                if now >= slot.restart_at:
+                    slot.start(ctx, settings)
+                continue
+            if slot.proc.is_alive():
+                continue
+            reason = slot.reason()
+            if slot.proc.pid:
+                metrics.worker_exited(slot.proc.pid)
+            slot.proc = None
+            delay = slot.crashes.failed(now - slot.started)
+            if delay is None:
+                gave_up = f"worker {slot.number}: {reason}"
+                _give_up(slot.crashes, gave_up)
+                stopping = True
+                break
+            log.warning("worker %d: %s; starting it again in %g s", slot.number, reason, delay)
+            slot.restart_at = now + delay
+    procs = [slot.proc for slot in slots if slot.proc is not None]
+    for proc in procs:
+        if proc.is_alive() and proc.pid:
+            os.kill(proc.pid, signal.SIGTERM)
     deadline = time.monotonic() + settings.grace_s + 5
-    for proc in workers:
+    for proc in procs:
         proc.join(max(0.0, deadline - time.monotonic()))
         if proc.is_alive():
             proc.kill()
     holder.close()
     shutil.rmtree(metrics_dir, ignore_errors=True)
-    sys.stdout.flush()
-    return 0
+    return EXIT_CRASH_LOOP if gave_up else 0

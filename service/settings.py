@@ -138,6 +138,9 @@ class Settings:
     log_level: str = "INFO"
     access_log: bool = False
 
+    # A worker failing this many times in a row, each soon after its start, stops the server.
+    crash_loop_limit: int = 5
+
     def issuer(self, pool_id: str) -> str:
         """The `iss` claim of tokens from `pool_id`."""
         return f"{self.issuer_base}/{pool_id}"
@@ -229,6 +232,7 @@ _SPEC: dict[str, tuple[str, Callable[[str], Any]]] = {
     "demo": ("DEMO", _bool),
     "log_level": ("LOG_LEVEL", _log_level),
     "access_log": ("ACCESS_LOG", _bool),
+    "crash_loop_limit": ("CRASH_LOOP_LIMIT", _positive_int),
 }
 
 # The environment variable behind each field, for docs and error messages.

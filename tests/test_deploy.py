@@ -278,7 +278,12 @@ def test_compose_wires_redis_service_and_nginx() -> None:
         assert placeholder[2:-1] in nginx_env
         assert re.search(nginx_env["NGINX_ENVSUBST_FILTER"], placeholder[2:-1])
     assert nginx_env["NGINX_UPSTREAM"] == f"service:{settings.port}"
-    assert f"{nginx_env['NGINX_LISTEN']}:{nginx_env['NGINX_LISTEN']}" in nginx["ports"]
+    listen = nginx_env["NGINX_LISTEN"]
+    assert f"${{NGINX_PUBLISH:-{listen}}}:{listen}" in nginx["ports"]
+    # Images are overridable (local stand-ins, private registries), with the public defaults.
+    assert redis["image"] == "${REDIS_IMAGE:-redis:7.4-alpine}"
+    assert nginx["image"] == "${NGINX_IMAGE:-nginx:1.27-alpine}"
+    assert app["image"] == "${SERVICE_IMAGE:-cognito-device-api:local}"
 
 
 def test_nginx_template_renders_the_same_with_envsubst() -> None:
