@@ -71,6 +71,13 @@ async def _run_worker(settings: Settings, sock: socket.socket) -> None:
         await runner.setup()
     except Exception as exc:
         await runner.cleanup()
+        if stop.is_set():
+            return  # told to stop while starting: that is a clean exit, not a crash to retry
+        # Hold stop signals from here until the caller has its own handlers back: between this
+        # loop's close and then, a signal would meet uvloop's handler, with no loop to wake, and
+        # be lost (seen: a SIGTERM just after "starting it again" left the server running).
+        # _serve_in_process unblocks them; a supervised worker exits anyway.
+        signal.pthread_sigmask(signal.SIG_BLOCK, _STOP)
         raise StartupError(f"{type(exc).__name__}: {exc}") from None
     if stop.is_set():
         await runner.cleanup()
@@ -137,14 +144,18 @@ def _serve_in_process(settings: Settings, sock: socket.socket) -> int:
                 _give_up(crashes, f"worker 1: could not start ({exc})")
                 return EXIT_CRASH_LOOP
             log.warning("worker 1: could not start (%s); starting it again in %g s", exc, delay)
-            if _sleep_unless_signalled(delay):
+            if _sleep_unless_signalled(delay, unblock=True):
                 return 0
 
 
-def _sleep_unless_signalled(delay_s: float) -> bool:
-    """Sleep, unless SIGTERM/SIGINT comes first. Returns whether one came."""
+def _sleep_unless_signalled(delay_s: float, unblock: bool = False) -> bool:
+    """Sleep, unless SIGTERM/SIGINT comes first. Returns whether one came. With `unblock`, the
+    stop signals that _run_worker blocked are unblocked once this handler is in place, so one
+    that came meanwhile is delivered here."""
     signalled: list[int] = []
     previous = {sig: signal.signal(sig, lambda n, _f: signalled.append(n)) for sig in _STOP}
+    if unblock:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP)
     try:
         deadline = time.monotonic() + delay_s
         while not signalled and time.monotonic() < deadline:
