@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -173,9 +174,15 @@ def _fmt(value: Any) -> str:
 
 
 def markdown(results: dict[str, Any]) -> str:
-    m, plan, s = results["machine"], results["plan"], results["summary"]
+    """The run as Markdown: machine and load, targets, runs, notes, Redis ceiling and soak."""
+    sections = (_head, _targets_table, _runs_table, _notes, _proxy_lines, _ceiling, _soak)
+    return "\n".join(line for section in sections for line in section(results)) + "\n"
+
+
+def _head(results: dict[str, Any]) -> list[str]:
+    m, plan = results["machine"], results["plan"]
     v = m["versions"]
-    lines = [
+    return [
         f"# GetDevice benchmark, {results['timestamp']}",
         "",
         f"- Machine: {m['cpu_model']}, {m['cores_logical']} logical cores, "
@@ -191,49 +198,93 @@ def markdown(results: dict[str, Any]) -> str:
         f"{plan['warmup_s']:g} s warm-up; {plan['users']} users x {plan['devices']} devices, "
         f"{plan['cold_tokens']} cold tokens; USER_RATE_PER_S={plan['user_rate_per_s']:g}, "
         f"USER_BURST={plan['user_burst']}; whole run {results['seconds']} s",
-        "",
-        "## Targets",
-        "",
-        "| | target | measured | |",
-        "|---|---|---|---|",
     ]
-    for t in s["targets"]:
+
+
+def _targets_table(results: dict[str, Any]) -> list[str]:
+    lines = ["", "## Targets", "", "| | target | measured | |", "|---|---|---|---|"]
+    for t in results["summary"]["targets"]:
         lines.append(
             f"| {t['name']} | {t['target']} | {_fmt(t['value'])} | "
             f"{'met' if t['met'] else '**missed**'} |"
         )
-    base = s.get("baseline_rps")
-    lines += [
+    return lines
+
+
+Row = dict[str, Any]
+
+
+def _vs_baseline(r: Row, base: float | None) -> str:
+    return f"{r['rps'] / base:.2f}" if base and r["mode"] in ("warm", "proxy") else ""
+
+
+def _cmds(r: Row, base: float | None) -> str:
+    cmds = r.get("redis_commands", {}).get("per_request")
+    return "" if cmds is None else f"{cmds:.2f}"
+
+
+def _syscalls(r: Row, base: float | None) -> str:
+    calls = r["server_syscalls_per_request"]
+    return f"{calls['read']:.2f}+{calls['write']:.2f}"
+
+
+def _rss(r: Row, base: float | None) -> str:
+    rss = r["rss_mib"]
+    return f"{sum(rss['before'].values()):.1f} -> {sum(rss['after'].values()):.1f}"
+
+
+def _answers(r: Row, base: float | None) -> str:
+    answers = ", ".join(f"{k} {n:,}" for k, n in r["answers"].items())
+    if r["unexpected"]:
+        answers += f" **UNEXPECTED {r['unexpected']}**"
+    return answers
+
+
+def _latency(p: str) -> Callable[[Row, float | None], str]:
+    return lambda r, base: f"{r['latency_ms'][p]:.2f}"
+
+
+# The runs table: heading, alignment and cell of each column (`base`: the baseline's req/s).
+_RUN_COLUMNS: tuple[tuple[str, str, Callable[[Row, float | None], str]], ...] = (
+    ("run", "---", lambda r, base: str(r["label"])),
+    ("req/s", "---:", lambda r, base: f"{r['rps']:,.0f}"),
+    ("vs baseline", "---:", _vs_baseline),
+    ("p50", "---:", _latency("p50")),
+    ("p90", "---:", _latency("p90")),
+    ("p99", "---:", _latency("p99")),
+    ("p99.9 ms", "---:", _latency("p999")),
+    ("Redis cmds/req", "---:", _cmds),
+    ("server CPU us/req", "---:", lambda r, base: f"{r['server_cpu_us_per_request']:.0f}"),
+    ("syscalls r+w/req", "---:", _syscalls),
+    ("server cores", "---:", lambda r, base: f"{r['server_cores_busy']:.2f}"),
+    (
+        "Redis cores",
+        "---:",
+        lambda r, base: f"{r['redis_cpu_s'] / max(r['duration_s'], 1e-9):.2f}",
+    ),
+    ("other cores", "---:", lambda r, base: f"{r['other_cores_busy']:.2f}"),
+    ("RSS MiB before -> after", "---", _rss),
+    ("answers", "---", _answers),
+)
+
+
+def _runs_table(results: dict[str, Any]) -> list[str]:
+    base = results["summary"].get("baseline_rps")
+    lines = [
         "",
         "## Runs",
         "",
-        "| run | req/s | vs baseline | p50 | p90 | p99 | p99.9 ms | Redis cmds/req | "
-        "server CPU us/req | syscalls r+w/req | server cores | Redis cores | other cores | "
-        "RSS MiB before -> after | answers |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        "| " + " | ".join(name for name, _, _ in _RUN_COLUMNS) + " |",
+        "|" + "|".join(align for _, align, _ in _RUN_COLUMNS) + "|",
     ]
     for r in results["runs"]:
-        lat = r["latency_ms"]
-        ratio = f"{r['rps'] / base:.2f}" if base and r["mode"] in ("warm", "proxy") else ""
-        cmds = r.get("redis_commands", {}).get("per_request")
-        rss = (
-            f"{sum(r['rss_mib']['before'].values()):.1f} -> "
-            f"{sum(r['rss_mib']['after'].values()):.1f}"
-        )
-        answers = ", ".join(f"{k} {n:,}" for k, n in r["answers"].items())
-        if r["unexpected"]:
-            answers += f" **UNEXPECTED {r['unexpected']}**"
-        lines.append(
-            f"| {r['label']} | {r['rps']:,.0f} | {ratio} | {lat['p50']:.2f} | {lat['p90']:.2f} | "
-            f"{lat['p99']:.2f} | {lat['p999']:.2f} | {'' if cmds is None else f'{cmds:.2f}'} | "
-            f"{r['server_cpu_us_per_request']:.0f} | "
-            f"{r['server_syscalls_per_request']['read']:.2f}+"
-            f"{r['server_syscalls_per_request']['write']:.2f} | {r['server_cores_busy']:.2f} | "
-            f"{r['redis_cpu_s'] / max(r['duration_s'], 1e-9):.2f} | {r['other_cores_busy']:.2f} | "
-            f"{rss} | "
-            f"{answers} |"
-        )
-    lines += [
+        lines.append("| " + " | ".join(cell(r, base) for _, _, cell in _RUN_COLUMNS) + " |")
+    return lines
+
+
+def _notes(results: dict[str, Any]) -> list[str]:
+    s = results["summary"]
+    lines = [
         "",
         "Cold runs: req/s is token verifications per second (each token used once). "
         "Other cores: CPU used meanwhile by processes that are neither wrk, the server nor "
@@ -271,39 +322,47 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(f"**Busy machine** during: {s['noisy_runs']} (other cores busy).")
     if s.get("scaling"):
         lines.append(f"Workers: warm throughput {s['scaling']}.")
-    lines += _proxy_lines(results)
+    return lines
+
+
+def _ceiling(results: dict[str, Any]) -> list[str]:
     ceiling = results.get("redis_ceiling")
-    if ceiling:
-        lines += ["", "## Redis ceiling: redis-benchmark EVALSHA get_device.lua (full path)", ""]
-        if "skipped" in ceiling:
-            lines.append(f"Skipped: {ceiling['skipped']}")
-        for name, r in ceiling.items():
-            if isinstance(r, dict) and "rps" in r:
-                lines.append(
-                    f"- {r['clients']} clients, pipeline {r['pipeline']}: "
-                    f"{r['rps']:,.0f} EVALSHA/s (p50 {r.get('p50_ms', '?')} ms)"
-                )
-            elif isinstance(r, dict) and "error" in r:
-                lines.append(f"- {name}: error {r['error']}")
+    if not ceiling:
+        return []
+    lines = ["", "## Redis ceiling: redis-benchmark EVALSHA get_device.lua (full path)", ""]
+    if "skipped" in ceiling:
+        lines.append(f"Skipped: {ceiling['skipped']}")
+    for name, r in ceiling.items():
+        if isinstance(r, dict) and "rps" in r:
+            lines.append(
+                f"- {r['clients']} clients, pipeline {r['pipeline']}: "
+                f"{r['rps']:,.0f} EVALSHA/s (p50 {r.get('p50_ms', '?')} ms)"
+            )
+        elif isinstance(r, dict) and "error" in r:
+            lines.append(f"- {name}: error {r['error']}")
+    return lines
+
+
+def _soak(results: dict[str, Any]) -> list[str]:
     soak = results.get("soak")
-    if soak:
-        lines += [
-            "",
-            f"## Soak ({soak['seconds']:g} s, mixed traffic, 1 worker, "
-            f"USER_RATE_PER_S={soak.get('user_rate_per_s')})",
-            "",
-            f"RSS {sum(soak['rss_mib_before'].values()):.1f} MiB -> "
-            f"{sum(soak['rss_mib_after'].values()):.1f} MiB "
-            f"({soak['rss_growth_pct']:+.2f} %).",
-            "",
-            "| t (s) | req/s | p99 ms | RSS MiB |",
-            "|---:|---:|---:|---:|",
-        ]
-        lines += [
+    if not soak:
+        return []
+    return [
+        "",
+        f"## Soak ({soak['seconds']:g} s, mixed traffic, 1 worker, "
+        f"USER_RATE_PER_S={soak.get('user_rate_per_s')})",
+        "",
+        f"RSS {sum(soak['rss_mib_before'].values()):.1f} MiB -> "
+        f"{sum(soak['rss_mib_after'].values()):.1f} MiB "
+        f"({soak['rss_growth_pct']:+.2f} %).",
+        "",
+        "| t (s) | req/s | p99 ms | RSS MiB |",
+        "|---:|---:|---:|---:|",
+        *(
             f"| {p['t_s']:g} | {p['rps']:,.0f} | {p['p99_ms']:.2f} | {p['rss_mib']:.1f} |"
             for p in soak["series"]
-        ]
-    return "\n".join(lines) + "\n"
+        ),
+    ]
 
 
 def _proxy_lines(results: dict[str, Any]) -> list[str]:

@@ -29,22 +29,11 @@ from service.settings import ENV_VARS, Settings
 from . import loadgen, machine, proxy, redisd, report, seed
 from .loadgen import Load
 from .measure import Server, measure, merge, say, wait_quiet
+from .modes import MODES
 from .plan import Plan, build_parser, plan_from
 from .procs import BenchError, Children, Usage, wait_http, wait_line, wait_workers
 
 PROJECT = machine.PROJECT
-
-OK = "OK"
-THROTTLED = "TooManyRequestsException"
-# The answers each mode may give; anything else (or a socket error) fails the run.
-ALLOWED: dict[str, frozenset[str]] = {
-    "warm": frozenset({OK}),
-    "paced": frozenset({OK}),  # warm traffic at a fixed offered rate
-    "throttle": frozenset({OK, THROTTLED}),
-    "cold": frozenset({OK}),
-    "soak": frozenset({OK, THROTTLED, "NotAuthorizedException", "ResourceNotFoundException"}),
-    "proxy": frozenset({OK}),  # warm traffic, through nginx
-}
 
 
 class Bench:
@@ -109,23 +98,15 @@ class Bench:
     # -- measuring -----------------------------------------------------------------------
     def load(self, mode: str, seconds: float) -> Load:
         assert self.seed is not None
-        s, p = self.seed, self.plan
-        args: dict[str, tuple[str, ...]] = {
-            "warm": (str(s.warm_file),),
-            "paced": (str(s.warm_file), f"{p.paced_rate:g}", str(p.connections)),
-            "throttle": (str(s.hammer_file),),
-            "cold": (str(s.cold_file), str(p.threads)),
-            "soak": (str(s.soak_file), "80", "10"),
-            "proxy": (str(s.warm_file),),
-        }
-        script = "warm.lua" if mode == "proxy" else f"{mode}.lua"
-        return Load(script, args[mode], seconds, p.threads, p.connections)
+        p = self.plan
+        m = MODES[mode]
+        return Load(m.script, m.args(self.seed, p), seconds, p.threads, p.connections)
 
     def measure(self, server: Server, mode: str, seconds: float) -> dict[str, Any]:
         waited = wait_quiet(self.quiet_left_s)
         self.quiet_left_s -= waited
         load = self.load(mode, seconds)
-        entry = measure(self.wrk, load, server, mode, self.redis, ALLOWED[mode])
+        entry = measure(self.wrk, load, server, mode, self.redis, MODES[mode].allowed)
         entry["waited_for_quiet_s"] = waited
         return entry
 
@@ -160,12 +141,12 @@ class Bench:
         with_proxy: bool = False,
         modes: list[str] | None = None,
     ) -> None:
-        """Warm, throttle and cold runs on `workers` workers. With the baseline, warm runs take
-        turns with the baseline's, so that a busy machine slows both alike. With the proxy,
-        nginx (deploy/nginx.conf) in front of the same service takes its turn too: warm
-        traffic through nginx, next to the direct warm run it is compared with."""
+        """One pass of the modes (bench/modes.py) on `workers` workers. With the baseline, its
+        warm runs take turns with the service's, so that a busy machine slows both alike. With
+        the proxy, nginx (deploy/nginx.conf) in front of the same service takes its turn too:
+        warm traffic through nginx, next to the direct warm run it is compared with."""
         asked = self.plan.modes if modes is None else modes
-        modes = [m for m in ("warm", "paced", "throttle", "cold") if m in asked]
+        modes = [m for m, mode in MODES.items() if "service" in mode.servers and m in asked]
         if with_proxy and "warm" not in modes:
             modes.insert(0, "warm")  # the proxy's ratio is to a direct warm run of this pass
         if not modes and not with_baseline:
@@ -175,64 +156,52 @@ class Bench:
         try:
             servers: list[Server] = []
             if with_baseline:
-                proc, server = self.start_baseline()
+                proc, baseline = self.start_baseline()
                 procs.append(proc)
-                servers.append(server)
+                servers.append(baseline)
             if modes:
-                proc, server = self.start_service(workers)
+                proc, service = self.start_service(workers)
                 procs.append(proc)
-                servers.append(server)
-            service = next((s for s in servers if s.kind == "service"), None)
-            if with_proxy and service is not None:
-                front = self.start_proxy(service)
-                servers.append(
-                    Server("proxy", workers, front.url, service.pids, proxy_pids=front.pids)
-                )
+                servers.append(service)
+                if with_proxy:
+                    front = self.start_proxy(service)
+                    pids = service.pids
+                    servers.append(Server("proxy", workers, front.url, pids, proxy_pids=front.pids))
             names = " and ".join(f"{s.kind} (pids {s.proxy_pids or s.pids})" for s in servers)
             print(f"{names}: warm-up {self.plan.warmup_s:g}s each", flush=True)
             for server in servers:
                 self.warm_up(server)
-            warm = [s for s in servers if s.kind != "service" or "warm" in modes]
-            rounds = self.plan.rounds if len(warm) > 1 else 1
-            runs: dict[str, list[dict[str, Any]]] = {s.kind: [] for s in warm}
-            for _ in range(rounds):
-                for server in warm:
-                    mode = "proxy" if server.kind == "proxy" else "warm"
-                    runs[server.kind].append(
-                        self.measure(server, mode, self.plan.duration_s / rounds)
-                    )
-            for kind in runs:
-                self.keep(merge(runs[kind]))
-            if "paced" in modes:
-                # The baseline too: the latency floor of aiohttp alone at the same rate.
-                for server in servers:
-                    if server.kind != "proxy":
-                        self.keep(self.measure(server, "paced", self.plan.short_s))
-            for mode in ("throttle", "cold"):
-                if service is not None and mode in modes:
-                    if mode == "throttle" and self.plan.throttle_user_rate_per_s:
-                        self.keep(self.throttle_alone(workers))
-                    else:
-                        self.keep(self.measure(service, mode, self.plan.short_s))
+            runs = _pass_runs(servers, modes)
+            self.in_turns([(n, s) for n, s in runs if MODES[n].in_turns])
+            for name, server in runs:
+                if not MODES[name].in_turns:
+                    self.keep(self.measure_once(name, server, workers))
         finally:
             if front is not None:
                 proxy.stop(self.children, front)
             for proc in procs:
                 self.children.stop(proc)
-        if "cold" in modes:
+        if any(MODES[m].fresh_tokens for m in modes):
             self.reset_cold()
 
-    def throttle_alone(self, workers: int) -> dict[str, Any]:
-        """The throttle mode on a service of its own, whose bucket (--throttle-user-rate) is
-        throttled at any speed, while the other modes' rate is one no load reaches."""
-        p = self.plan
-        proc, server = self.start_service(
-            workers,
-            USER_RATE_PER_S=f"{p.throttle_user_rate_per_s:g}",
-            USER_BURST=str(p.throttle_user_burst),
-        )
+    def in_turns(self, runs: list[tuple[str, Server]]) -> None:
+        """Rounds of `runs` in turns, duration_s each in all; keep each one's merged entry."""
+        rounds = self.plan.rounds if len(runs) > 1 else 1
+        entries: list[list[dict[str, Any]]] = [[] for _ in runs]
+        for _ in range(rounds):
+            for (mode, server), kept in zip(runs, entries, strict=True):
+                kept.append(self.measure(server, mode, self.plan.duration_s / rounds))
+        for kept in entries:
+            self.keep(merge(kept))
+
+    def measure_once(self, mode: str, server: Server, workers: int) -> dict[str, Any]:
+        """One short_s run: on `server`, or on a service of its own if the mode asks for one."""
+        env = MODES[mode].own_service(self.plan)
+        if not env:
+            return self.measure(server, mode, self.plan.short_s)
+        proc, own = self.start_service(workers, **env)
         try:
-            return self.measure(server, "throttle", p.short_s)
+            return self.measure(own, mode, self.plan.short_s)
         finally:
             self.children.stop(proc)
 
@@ -324,6 +293,18 @@ class Bench:
             "rss_growth_pct": round((after - before) / before * 100, 2) if before else None,
             "series": series,
         }
+
+
+def _pass_runs(servers: list[Server], modes: list[str]) -> list[tuple[str, Server]]:
+    """(mode, server) for each run of a pass, in the order of MODES, then of `servers`."""
+    # The baseline's warm run is the baseline; the proxy's one mode is its own.
+    wanted = {"baseline": ["warm", *modes], "service": modes, "proxy": ["proxy"]}
+    return [
+        (name, server)
+        for name, mode in MODES.items()
+        for server in servers
+        if server.kind in mode.servers and name in wanted[server.kind]
+    ]
 
 
 def _run(plan: Plan, children: Children, tmp: Path) -> int:

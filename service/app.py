@@ -11,7 +11,6 @@ from aiohttp import web
 
 from . import connect, embedded, lua, metrics, protocol, store
 from .api import Api
-from .cluster import ClusterPipe
 from .errors import ResourceNotFoundException, UnknownRouteException, pool_not_found
 from .operations import operations
 from .pools import PoolRegistry
@@ -32,8 +31,7 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     url = await asyncio.to_thread(embedded.redis_url, settings)
     admin = connect.admin_client(url, settings.redis_timeout_s)
     pipe = connect.hot_pipe(url, settings)
-    if isinstance(pipe, ClusterPipe):
-        await pipe.refresh()
+    await pipe.start()
     registry = PoolRegistry()
     await store.ensure_default_pool(admin, settings)
     await registry.load(admin)

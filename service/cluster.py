@@ -15,20 +15,70 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from redis.crc import key_slot
 
-from .transport import Arg, RedisPipe, RedisReplyError, RedisUnavailable, Script
+from .redis_errors import (
+    AskError,
+    ClusterDownError,
+    MovedError,
+    RedirectError,
+    RedisReplyError,
+    RedisUnavailable,
+    TryAgainError,
+)
+from .transport import Arg, RedisPipe, Script
 
 log = logging.getLogger(__name__)
 
 SLOTS = 16384
 MAX_REDIRECTS = 16
+CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
+
+
+@dataclass(frozen=True)
+class ClusterURL:
+    nodes: tuple[tuple[str, int], ...]
+    username: str | None
+    password: str | None
+    tls: bool
+
+    def node_url(self, host: str, port: int) -> str:
+        """A single-node URL for one member (the hot-path pipe connects to each this way)."""
+        auth = ""
+        if self.password is not None:
+            user = self.username or ""
+            auth = f"{user}:{self.password}@"
+        return f"{'rediss' if self.tls else 'redis'}://{auth}{host}:{port}/0"
+
+
+def is_cluster(url: str) -> bool:
+    return url.startswith(CLUSTER_SCHEMES)
+
+
+def parse_cluster_url(url: str) -> ClusterURL:
+    """`redis+cluster://[user:pass@]h1:p1,h2:p2` (or `rediss+cluster://`): any of the nodes."""
+    scheme, _, rest = url.partition("://")
+    rest = rest.split("/", 1)[0]
+    username = password = None
+    if "@" in rest:
+        auth, rest = rest.rsplit("@", 1)
+        user, _, pw = auth.partition(":")
+        username, password = (unquote(user) or None), unquote(pw)
+    nodes = []
+    for item in rest.split(","):
+        host, _, port = item.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"cluster node {item!r} is not host:port")
+        nodes.append((host.strip("[]"), int(port)))
+    return ClusterURL(tuple(nodes), username, password, scheme.startswith("rediss"))
 
 
 class ClusterPipe:
-    """Same interface as RedisPipe (execute, evalsha, close), for a Redis Cluster."""
+    """The hot-path pipe (service/pipe.py) for a Redis Cluster."""
 
     def __init__(
         self,
@@ -45,6 +95,15 @@ class ClusterPipe:
         self._pipes: dict[str, RedisPipe] = {}
         self._refreshing: asyncio.Task[None] | None = None
         self._last_refresh = -1e9
+
+    @classmethod
+    def from_url(cls, url: str, timeout_s: float, max_inflight: int) -> ClusterPipe:
+        c = parse_cluster_url(url)
+        return cls(c.node_url, c.nodes, timeout_s, max_inflight)
+
+    async def start(self) -> None:
+        """Read the slot table: no command can be routed before it."""
+        await self.refresh()
 
     # -- topology --------------------------------------------------------------------------
     async def refresh(self) -> None:
@@ -128,40 +187,30 @@ class ClusterPipe:
                 if asking:
                     return await pipe.evalsha_asking(script, keys, args)
                 return await pipe.evalsha(script, keys, args)
-            except RedisReplyError as exc:
-                kind, _, rest = str(exc).partition(" ")
-                if kind in ("MOVED", "ASK"):
-                    redirects += 1
-                    if redirects > MAX_REDIRECTS or loop.time() > deadline:
-                        raise RedisUnavailable(f"too many cluster redirections: {exc}") from exc
-                    if redirects > 2:
-                        # Nodes disagree for a moment while a migration is being finished.
-                        await asyncio.sleep(backoff_s)
-                        backoff_s = min(backoff_s * 2, 0.05)
-                    slot, address = rest.split()
-                    node = self._address(address, node)
-                    asking = kind == "ASK"
-                    if kind == "MOVED":
-                        self._slots[int(slot)] = node
-                        self._refresh_soon()
-                elif kind in ("TRYAGAIN", "CLUSTERDOWN"):
-                    if loop.time() + backoff_s > deadline:
-                        raise RedisUnavailable(f"cluster busy: {exc}") from exc
+            except RedirectError as exc:
+                redirects += 1
+                if redirects > MAX_REDIRECTS or loop.time() > deadline:
+                    raise RedisUnavailable(f"too many cluster redirections: {exc}") from exc
+                if redirects > 2:
+                    # Nodes disagree for a moment while a migration is being finished.
                     await asyncio.sleep(backoff_s)
                     backoff_s = min(backoff_s * 2, 0.05)
-                    node = self._node_for(keys[0])
-                    asking = False
-                else:
-                    raise
+                # Redis may answer ":port" when the node does not know its own address.
+                node = f"{exc.host or node.rpartition(':')[0]}:{exc.port}"
+                asking = isinstance(exc, AskError)
+                if isinstance(exc, MovedError):
+                    self._slots[exc.slot] = node
+                    self._refresh_soon()
+            except (TryAgainError, ClusterDownError) as exc:
+                if loop.time() + backoff_s > deadline:
+                    raise RedisUnavailable(f"cluster busy: {exc}") from exc
+                await asyncio.sleep(backoff_s)
+                backoff_s = min(backoff_s * 2, 0.05)
+                node = self._node_for(keys[0])
+                asking = False
             except RedisUnavailable:
                 self._refresh_soon()  # a failed-over primary: find its replacement
                 raise
-
-    @staticmethod
-    def _address(address: str, current: str) -> str:
-        host, _, port = address.rpartition(":")
-        # Redis may answer ":port" when the node does not know its own address.
-        return f"{host or current.rpartition(':')[0]}:{port}"
 
     async def close(self) -> None:
         if self._refreshing is not None:

@@ -6,58 +6,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import unquote
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 
-from .cluster import ClusterPipe
+from .cluster import CLUSTER_SCHEMES, ClusterPipe, is_cluster, parse_cluster_url
+from .pipe import Pipe
 from .settings import Settings
 from .transport import RedisPipe
 
-CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
+# The hot-path pipe for each URL scheme (see service/pipe.py); any other URL is one server.
+PIPES: dict[str, Callable[[str, float, int], Pipe]] = {
+    **dict.fromkeys(CLUSTER_SCHEMES, ClusterPipe.from_url),
+}
 
-# The hot-path transport: the same execute / evalsha / close on one node or a cluster.
-Transport = RedisPipe | ClusterPipe
-
-
-@dataclass(frozen=True)
-class ClusterURL:
-    nodes: tuple[tuple[str, int], ...]
-    username: str | None
-    password: str | None
-    tls: bool
-
-    def node_url(self, host: str, port: int) -> str:
-        """A single-node URL for one member (the hot-path pipe connects to each this way)."""
-        auth = ""
-        if self.password is not None:
-            user = self.username or ""
-            auth = f"{user}:{self.password}@"
-        return f"{'rediss' if self.tls else 'redis'}://{auth}{host}:{port}/0"
-
-
-def is_cluster(url: str) -> bool:
-    return url.startswith(CLUSTER_SCHEMES)
-
-
-def parse_cluster_url(url: str) -> ClusterURL:
-    scheme, _, rest = url.partition("://")
-    rest = rest.split("/", 1)[0]
-    username = password = None
-    if "@" in rest:
-        auth, rest = rest.rsplit("@", 1)
-        user, _, pw = auth.partition(":")
-        username, password = (unquote(user) or None), unquote(pw)
-    nodes = []
-    for item in rest.split(","):
-        host, _, port = item.strip().rpartition(":")
-        if not host or not port.isdigit():
-            raise ValueError(f"cluster node {item!r} is not host:port")
-        nodes.append((host.strip("[]"), int(port)))
-    return ClusterURL(tuple(nodes), username, password, scheme.startswith("rediss"))
+# The name service/operations.py knows the hot-path pipe by.
+Transport = Pipe
 
 
 def admin_client(url: str, timeout_s: float) -> Any:
@@ -75,11 +41,8 @@ def admin_client(url: str, timeout_s: float) -> Any:
     return aioredis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
 
 
-def hot_pipe(url: str, settings: Settings) -> RedisPipe | ClusterPipe:
-    """The hot-path transport: one multiplexed pipe, or one per cluster node."""
-    if is_cluster(url):
-        c = parse_cluster_url(url)
-        return ClusterPipe(
-            c.node_url, c.nodes, settings.redis_timeout_s, settings.redis_max_inflight
-        )
-    return RedisPipe(url, settings.redis_timeout_s, settings.redis_max_inflight)
+def hot_pipe(url: str, settings: Settings) -> Pipe:
+    """The hot-path pipe for `url`: one multiplexed connection, or one per cluster node.
+    Call `start()` on it before the first command."""
+    make = PIPES.get(url.partition("://")[0] + "://", RedisPipe)
+    return make(url, settings.redis_timeout_s, settings.redis_max_inflight)

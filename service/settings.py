@@ -1,4 +1,5 @@
-"""Every setting, read from the environment in exactly one place."""
+"""Every setting, declared once (`setting(...)` on Settings) and read from the environment in
+exactly one place (`Settings.from_env()`)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 T = TypeVar("T")
 
@@ -94,52 +95,239 @@ def _default_data_dir() -> str:
     return str(Path(base) / "cognito-device-api")
 
 
+def _str(raw: str) -> str:
+    return raw
+
+
+def _region(raw: str) -> str:
+    if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", raw):
+        raise ValueError("expected an AWS region such as us-east-1")
+    return raw
+
+
+def _account(raw: str) -> str:
+    if not re.fullmatch(r"\d{12}", raw):
+        raise ValueError("expected 12 digits")
+    return raw
+
+
+_MISSING: Any = MISSING
+
+
+@overload
+def setting(env: str, cast: Callable[[str], T], *, default: T, doc: str, shown: str = "") -> T: ...
+@overload
+def setting(
+    env: str, cast: Callable[[str], T], *, factory: Callable[[], T], doc: str, shown: str = ""
+) -> T: ...
+def setting(
+    env: str,
+    cast: Callable[[str], Any],
+    *,
+    default: Any = _MISSING,
+    factory: Any = _MISSING,
+    doc: str,
+    shown: str = "",
+) -> Any:
+    """A Settings field read from `env` with `cast` (which raises ValueError on a bad value).
+
+    `doc` is the setting's meaning and `shown` its default as README.md's settings table gives
+    them (`shown` only where the default is not a value one would write, such as an empty URL
+    that means "computed"); tests/test_settings.py checks the table against these.
+    """
+    metadata = {"env": env, "cast": cast, "doc": doc, "shown": shown}
+    return field(default=default, default_factory=factory, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting, as declared on Settings."""
+
+    name: str  # the Settings field
+    env: str
+    cast: Callable[[str], Any]
+    doc: str
+    shown: str
+
+
 @dataclass(frozen=True)
 class Settings:
     """The service's configuration. Build it with `Settings.from_env()`."""
 
     # Where Redis is. Empty means: start (or reuse) the embedded redis-server.
-    redis_url: str = ""
-    redis_server: str = ""
-    data_dir: str = field(default_factory=_default_data_dir)
-    redis_timeout_s: float = 1.0
-    redis_max_inflight: int = 20000
+    redis_url: str = setting(
+        "REDIS_URL",
+        _str,
+        default="",
+        shown="*(unset: embedded)*",
+        doc="`redis://`, `rediss://` or `unix://` URL of the Redis to use; "
+        "`redis+cluster://host:port,...` (or `rediss+cluster://`) for a Redis Cluster",
+    )
+    redis_server: str = setting(
+        "REDIS_SERVER",
+        _str,
+        default="",
+        shown="*(search)*",
+        doc="`redis-server` binary for the embedded Redis",
+    )
+    data_dir: str = setting(
+        "DATA_DIR",
+        _str,
+        factory=_default_data_dir,
+        shown="`~/.local/share/cognito-device-api`",
+        doc="the embedded Redis's directory (socket, AOF)",
+    )
+    redis_timeout_s: float = setting(
+        "REDIS_TIMEOUT_S", _positive_float, default=1.0, doc="every Redis call's timeout, seconds"
+    )
+    redis_max_inflight: int = setting(
+        "REDIS_MAX_INFLIGHT",
+        _positive_int,
+        default=20000,
+        doc="commands waiting on Redis per worker before new ones are shed",
+    )
 
-    host: str = "127.0.0.1"
-    port: int = 9229
-    workers: int = 1
-    grace_s: float = 10.0
-    max_body_bytes: int = 65536
-    body_timeout_s: float = 10.0
-    header_timeout_s: float = 10.0
-    keepalive_timeout_s: float = 75.0
+    host: str = setting(
+        "HOST", _str, default="127.0.0.1", doc="listen address (`0.0.0.0` in the container)"
+    )
+    port: int = setting("PORT", _port, default=9229, doc="listen port")
+    workers: int = setting(
+        "WORKERS", _positive_int, default=1, doc="worker processes sharing the port (SO_REUSEPORT)"
+    )
+    grace_s: float = setting(
+        "GRACE_S",
+        _positive_float,
+        default=10.0,
+        doc="on SIGTERM, how long in-flight requests may take to finish",
+    )
+    max_body_bytes: int = setting(
+        "MAX_BODY_BYTES", _positive_int, default=65536, doc="request body limit"
+    )
+    body_timeout_s: float = setting(
+        "BODY_TIMEOUT_S",
+        _positive_float,
+        default=10.0,
+        doc="a client slower than this to send its body gets RequestTimeoutException (408)",
+    )
+    header_timeout_s: float = setting(
+        "HEADER_TIMEOUT_S",
+        _positive_float,
+        default=10.0,
+        doc="a request head (request line and headers) must arrive within this of the connection "
+        "opening, or of its first byte after the previous answer; else "
+        "RequestTimeoutException (408) and the connection closes (nginx's "
+        "`client_header_timeout` is the same 10 s)",
+    )
+    keepalive_timeout_s: float = setting(
+        "KEEPALIVE_TIMEOUT_S",
+        _positive_float,
+        default=75.0,
+        doc="an idle kept-alive connection closes after this; longer than any proxy's idle pool "
+        "(nginx 60 s in deploy/nginx.conf, AWS load balancers 60 s), so the service never "
+        "closes a connection a proxy is about to reuse",
+    )
 
-    region: str = "us-east-1"
-    account_id: str = "000000000000"
-    default_pool_id: str = "us-east-1_LocalPool"
-    issuer_base_url: str = ""
-    public_base_url: str = ""
-    pool_refresh_s: float = 1.0
-    claims_cache_max_ttl_s: int = 3600
+    region: str = setting("REGION", _region, default="us-east-1", doc="region in issuers and ARNs")
+    account_id: str = setting(
+        "ACCOUNT_ID", _account, default="000000000000", doc="account id in device ARNs"
+    )
+    default_pool_id: str = setting(
+        "DEFAULT_POOL_ID",
+        _pool_id,
+        default="us-east-1_LocalPool",
+        doc="the pool that exists without set-up",
+    )
+    issuer_base_url: str = setting(
+        "ISSUER_BASE_URL",
+        _str,
+        default="",
+        shown="`https://cognito-idp.<REGION>.amazonaws.com`",
+        doc="tokens' `iss` is `<base>/<poolId>`",
+    )
+    public_base_url: str = setting(
+        "PUBLIC_BASE_URL",
+        _str,
+        default="",
+        shown="*(the issuer's)*",
+        doc="where clients reach this service: `openid-configuration`'s `jwks_uri` is "
+        "`<base>/<poolId>/.well-known/jwks.json`; unset, `<issuer>/.well-known/jwks.json` as "
+        "Cognito publishes it (never the request's `Host`)",
+    )
+    pool_refresh_s: float = setting(
+        "POOL_REFRESH_S",
+        _positive_float,
+        default=1.0,
+        doc="how often workers check whether pools changed",
+    )
+    claims_cache_max_ttl_s: int = setting(
+        "CLAIMS_CACHE_MAX_TTL_S",
+        _positive_int,
+        default=3600,
+        doc="longest life of a cached verified token (never past its `exp`)",
+    )
     # Tokens of pools that trust outside keys carry another clock's iat: a sign-out also
     # revokes those issued up to this long after it (see get_device.lua).
-    iat_skew_s: float = 5.0
+    iat_skew_s: float = setting(
+        "IAT_SKEW_S",
+        _non_negative_float,
+        default=5.0,
+        doc="for pools that trust outside keys: a sign-out also revokes their tokens issued up to"
+        " this long after it (another clock minted their `iat`)",
+    )
 
-    user_rate_per_s: float = 10.0
-    user_burst: int = 10
-    pool_rate_limit: bool = False
-    pool_rate_per_s: float = 50.0
-    pool_burst: int = 50
+    user_rate_per_s: float = setting(
+        "USER_RATE_PER_S",
+        _positive_float,
+        default=10.0,
+        doc="per-user bucket refill (Cognito's per-user GetDevice quota)",
+    )
+    user_burst: int = setting("USER_BURST", _positive_int, default=10, doc="per-user bucket size")
+    pool_rate_limit: bool = setting(
+        "POOL_RATE_LIMIT",
+        _bool,
+        default=False,
+        doc="also apply a pool-wide bucket (Cognito's UserResourceRead category)",
+    )
+    pool_rate_per_s: float = setting(
+        "POOL_RATE_PER_S", _positive_float, default=50.0, doc="pool-wide refill"
+    )
+    pool_burst: int = setting("POOL_BURST", _positive_int, default=50, doc="pool-wide bucket size")
 
-    deny_cidrs: tuple[Network, ...] = ()
-    trusted_proxies: tuple[Network, ...] = ()
+    deny_cidrs: tuple[Network, ...] = setting(
+        "DENY_CIDRS",
+        _cidrs,
+        default=(),
+        doc="comma-separated CIDRs answered ForbiddenException (WAF-like)",
+    )
+    trusted_proxies: tuple[Network, ...] = setting(
+        "TRUSTED_PROXIES",
+        _cidrs,
+        default=(),
+        doc="CIDRs whose `X-Forwarded-For` / `Forwarded` are believed",
+    )
 
-    demo: bool = True
-    log_level: str = "INFO"
-    access_log: bool = False
-
-    # A worker failing this many times in a row, each soon after its start, stops the server.
-    crash_loop_limit: int = 5
+    demo: bool = setting(
+        "DEMO",
+        _bool,
+        default=True,
+        doc="on `serve`, create a demo user and device (once) and print a ready-to-paste call",
+    )
+    log_level: str = setting(
+        "LOG_LEVEL", _log_level, default="INFO", doc="log level; logs are JSON lines"
+    )
+    access_log: bool = setting(
+        "ACCESS_LOG",
+        _bool,
+        default=False,
+        doc="log every request (method, path, status, type, time, request id)",
+    )
+    crash_loop_limit: int = setting(
+        "CRASH_LOOP_LIMIT",
+        _positive_int,
+        default=5,
+        doc="a worker that fails this many times in a row, each within 10 s of its start, stops "
+        "the server with exit status 3; restarts wait 0.5 s, 1 s, 2 s, … (at most 8 s)",
+    )
 
     def issuer(self, pool_id: str) -> str:
         """The `iss` claim of tokens from `pool_id`."""
@@ -156,14 +344,14 @@ class Settings:
         """Read every setting from `environ` (default: the process environment)."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
-        for spec_name, (var, cast) in _SPEC.items():
-            raw = env.get(var)
+        for spec in SPEC:
+            raw = env.get(spec.env)
             if raw is None:
                 continue
             try:
-                values[spec_name] = cast(raw)
+                values[spec.name] = spec.cast(raw)
             except (ValueError, TypeError) as exc:
-                raise SettingsError(f"{var}={raw!r} is invalid: {exc}") from None
+                raise SettingsError(f"{spec.env}={raw!r} is invalid: {exc}") from None
         settings = replace(cls(), **values)
         settings = replace(settings, **overrides)
         settings.check()
@@ -184,57 +372,16 @@ class Settings:
                 raise SettingsError(f"{var}={url!r} is invalid: expected an http(s) URL")
 
 
-def _str(raw: str) -> str:
-    return raw
+def _declared(f: Field[Any]) -> Setting:
+    if "env" not in f.metadata:
+        raise TypeError(f"Settings.{f.name} is not declared with setting(...)")
+    m = f.metadata
+    return Setting(f.name, m["env"], m["cast"], m["doc"], m["shown"])
 
 
-def _region(raw: str) -> str:
-    if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", raw):
-        raise ValueError("expected an AWS region such as us-east-1")
-    return raw
-
-
-def _account(raw: str) -> str:
-    if not re.fullmatch(r"\d{12}", raw):
-        raise ValueError("expected 12 digits")
-    return raw
-
-
-_SPEC: dict[str, tuple[str, Callable[[str], Any]]] = {
-    "redis_url": ("REDIS_URL", _str),
-    "redis_server": ("REDIS_SERVER", _str),
-    "data_dir": ("DATA_DIR", _str),
-    "redis_timeout_s": ("REDIS_TIMEOUT_S", _positive_float),
-    "redis_max_inflight": ("REDIS_MAX_INFLIGHT", _positive_int),
-    "host": ("HOST", _str),
-    "port": ("PORT", _port),
-    "workers": ("WORKERS", _positive_int),
-    "grace_s": ("GRACE_S", _positive_float),
-    "max_body_bytes": ("MAX_BODY_BYTES", _positive_int),
-    "body_timeout_s": ("BODY_TIMEOUT_S", _positive_float),
-    "header_timeout_s": ("HEADER_TIMEOUT_S", _positive_float),
-    "keepalive_timeout_s": ("KEEPALIVE_TIMEOUT_S", _positive_float),
-    "region": ("REGION", _region),
-    "account_id": ("ACCOUNT_ID", _account),
-    "default_pool_id": ("DEFAULT_POOL_ID", _pool_id),
-    "issuer_base_url": ("ISSUER_BASE_URL", _str),
-    "public_base_url": ("PUBLIC_BASE_URL", _str),
-    "pool_refresh_s": ("POOL_REFRESH_S", _positive_float),
-    "claims_cache_max_ttl_s": ("CLAIMS_CACHE_MAX_TTL_S", _positive_int),
-    "iat_skew_s": ("IAT_SKEW_S", _non_negative_float),
-    "user_rate_per_s": ("USER_RATE_PER_S", _positive_float),
-    "user_burst": ("USER_BURST", _positive_int),
-    "pool_rate_limit": ("POOL_RATE_LIMIT", _bool),
-    "pool_rate_per_s": ("POOL_RATE_PER_S", _positive_float),
-    "pool_burst": ("POOL_BURST", _positive_int),
-    "deny_cidrs": ("DENY_CIDRS", _cidrs),
-    "trusted_proxies": ("TRUSTED_PROXIES", _cidrs),
-    "demo": ("DEMO", _bool),
-    "log_level": ("LOG_LEVEL", _log_level),
-    "access_log": ("ACCESS_LOG", _bool),
-    "crash_loop_limit": ("CRASH_LOOP_LIMIT", _positive_int),
-}
+# Every setting, in declaration order: a new one is one `setting(...)` field on Settings (and
+# its row in README.md's table, which tests/test_settings.py checks).
+SPEC: tuple[Setting, ...] = tuple(_declared(f) for f in fields(Settings))
 
 # The environment variable behind each field, for docs and error messages.
-ENV_VARS: dict[str, str] = {name: var for name, (var, _) in _SPEC.items()}
-assert set(ENV_VARS) == {f.name for f in fields(Settings)}
+ENV_VARS: dict[str, str] = {spec.name: spec.env for spec in SPEC}

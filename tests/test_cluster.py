@@ -15,8 +15,10 @@ import pytest
 import redis
 from redis.crc import key_slot
 
-from service import keys
+from service import connect, keys, lua
+from service.cluster import ClusterPipe
 from service.settings import Settings
+from service.transport import RedisPipe
 from tests.conftest import Admin, LiveServer, boto_client, flush, make_settings
 from tests.redis_cluster import RedisCluster
 
@@ -189,3 +191,27 @@ def test_cluster_flush_leaves_default_pool(cluster: RedisCluster) -> None:
     client = redis.RedisCluster(host="127.0.0.1", port=cluster.primaries[0].port)
     assert client.exists(keys.pool(settings.default_pool_id)) == 1
     client.close()
+
+
+def test_hot_pipe_is_chosen_by_scheme() -> None:
+    settings = Settings.from_env({})
+    assert isinstance(connect.hot_pipe("redis+cluster://127.0.0.1:7000", settings), ClusterPipe)
+    assert isinstance(connect.hot_pipe("rediss+cluster://127.0.0.1:7000", settings), ClusterPipe)
+    assert isinstance(connect.hot_pipe("redis://127.0.0.1:6379/0", settings), RedisPipe)
+    assert isinstance(connect.hot_pipe("unix:///tmp/redis.sock", settings), RedisPipe)
+
+
+async def test_moved_is_followed_and_remembered(cluster: RedisCluster) -> None:
+    """A stale slot table: MOVED (a typed reply) sends the script to the owner, which the
+    table then names."""
+    pipe = connect.hot_pipe(cluster.url, Settings.from_env({}))
+    assert isinstance(pipe, ClusterPipe)
+    await pipe.start()
+    await pipe.execute("SCRIPT", "FLUSH")  # and each node loads the script on NOSCRIPT
+    key = "{moved}:bucket"
+    slot = key_slot(key.encode())
+    owner = pipe._slots[slot]
+    pipe._slots[slot] = next(n for n in pipe.primaries() if n != owner)
+    assert await pipe.evalsha(lua.TAKE_TOKEN, [key], [1, 5]) == 1
+    assert pipe._slots[slot] == owner
+    await pipe.close()

@@ -12,6 +12,16 @@ import pytest
 import redis
 
 from service import lua
+from service.redis_errors import (
+    AskError,
+    ClusterDownError,
+    MovedError,
+    NoScriptError,
+    RedirectError,
+    RedisReplyError,
+    TryAgainError,
+    reply_error,
+)
 from service.transport import RedisOverloaded, RedisPipe, RedisUnavailable
 from tests.conftest import RedisServer
 
@@ -120,3 +130,62 @@ async def test_overload_is_shed_not_queued(own_redis: RedisServer) -> None:
     assert await asyncio.gather(*waiting) == [b"PONG"] * 10
     await pipe.close()
     admin.close()
+
+
+@pytest.mark.parametrize(
+    ("reply", "kind", "where"),
+    [
+        ("MOVED 3999 127.0.0.1:6381", MovedError, (3999, "127.0.0.1", 6381)),
+        ("ASK 12 ::1:7000", AskError, (12, "::1", 7000)),
+        ("MOVED 7 :6380", MovedError, (7, "", 6380)),  # a node that does not know its address
+        ("NOSCRIPT No matching script. Please use EVAL.", NoScriptError, None),
+        ("TRYAGAIN Multiple keys request during rehashing of slot", TryAgainError, None),
+        ("CLUSTERDOWN The cluster is down", ClusterDownError, None),
+        ("ERR unknown command 'NOPE'", RedisReplyError, None),
+        ("MOVED garbage", RedisReplyError, None),  # unreadable: left as Redis wrote it
+    ],
+)
+def test_error_replies_are_typed_once(
+    reply: str, kind: type[RedisReplyError], where: tuple[int, str, int] | None
+) -> None:
+    typed = reply_error(RedisReplyError(reply))
+    assert type(typed) is kind
+    assert str(typed) == reply
+    if where is not None:
+        assert isinstance(typed, RedirectError)
+        assert (typed.slot, typed.host, typed.port) == where
+
+
+async def test_error_replies_reach_their_waiter_typed(redis_url: str) -> None:
+    pipe = RedisPipe(redis_url, 2.0, 1000)
+    missing, other, after = await asyncio.gather(
+        pipe.execute("EVALSHA", "0" * 40, 0),
+        pipe.execute("NOSUCHCOMMAND"),
+        pipe.execute("PING"),
+        return_exceptions=True,
+    )
+    assert isinstance(missing, NoScriptError)
+    assert type(other) is RedisReplyError and str(other).startswith("ERR ")
+    assert after == b"PONG"  # still in step
+    await pipe.close()
+
+
+async def test_a_script_reloads_itself_through_any_send(redis_url: str) -> None:
+    pipe = RedisPipe(redis_url, 2.0, 1000)
+    sent: list[object] = []
+
+    async def send(*args: str | bytes | int | float) -> object:
+        sent.append(args[0])
+        return await pipe.execute(*args)
+
+    await pipe.execute("SCRIPT", "FLUSH")
+    assert await lua.TAKE_TOKEN.run(send, ["bucket:run"], [1, 5]) == 1
+    assert sent == ["EVALSHA", "SCRIPT", "EVALSHA"]
+    sent.clear()
+    assert await lua.TAKE_TOKEN.run(send, ["bucket:run"], [1, 5]) == 1
+    assert sent == ["EVALSHA"]
+    # After an ASK, on a node importing the slot: ASKING goes before each command (a server
+    # without cluster support refuses the ASKING alone, which execute_asking ignores).
+    await pipe.execute("SCRIPT", "FLUSH")
+    assert await pipe.evalsha_asking(lua.TAKE_TOKEN, ["bucket:asking"], [1, 5]) == 1
+    await pipe.close()
