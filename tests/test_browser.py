@@ -34,6 +34,9 @@ SOURCES = PROJECT / "tests" / "browser"
 ENTRY = "get_device.js"
 CHROMIUM_TIMEOUT_S = 60
 NPM_TIMEOUT_S = 300
+# Few, short retries: with no registry the test skips within seconds, not minutes.
+NPM_CI = ["ci", "--no-audit", "--no-fund", "--loglevel=error", "--fetch-retries=1"]
+NPM_CI += ["--fetch-retry-mintimeout=1000", "--fetch-retry-maxtimeout=3000"]
 
 
 def _browser() -> str | None:
@@ -62,7 +65,7 @@ def _install(node: str, npm: str) -> Path:
             shutil.copy(SOURCES / name, work / name)
         try:
             result = subprocess.run(
-                [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+                [npm, *NPM_CI],
                 cwd=work,
                 capture_output=True,
                 text=True,
@@ -71,8 +74,9 @@ def _install(node: str, npm: str) -> Path:
         except subprocess.TimeoutExpired:
             pytest.skip(f"npm ci did not finish within {NPM_TIMEOUT_S} s (no npm registry?)")
         if result.returncode != 0:
-            tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
-            pytest.skip(f"npm ci failed (no npm registry?): {' / '.join(tail)}")
+            lines = (result.stderr + result.stdout).splitlines()
+            said = [x for x in lines if re.sub(r"^npm (error|ERR!)", "", x).strip()]
+            pytest.skip(f"npm ci failed (no npm registry?): {' / '.join(said[:2])}")
         try:
             work.rename(target)  # atomic: a concurrent run's finished copy wins, equally good
         except OSError:
