@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import orjson
 from aiohttp import web
 
-from . import connect, embedded, lua, metrics, protocol, store
+from . import connect, cors, embedded, lua, metrics, protocol, store
 from .api import Api
 from .errors import ResourceNotFoundException, UnknownRouteException, pool_not_found
 from .operations import operations
@@ -23,7 +23,7 @@ REGISTRY = web.AppKey("registry", PoolRegistry)
 IDS = web.AppKey("ids", protocol.RequestIds)
 API = web.AppKey("api", Api)
 
-_JSON = {"Content-Type": "application/json"}
+_JSON = {"Content-Type": "application/json", **cors.HEADERS}
 
 
 async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -65,6 +65,11 @@ async def handle_api(request: web.Request) -> web.StreamResponse:
     return await request.app[API](request)
 
 
+async def handle_preflight(request: web.Request) -> web.StreamResponse:
+    """OPTIONS /: a browser's CORS preflight before POST / (see service/cors.py)."""
+    return protocol.preflight(request.app[IDS].next())
+
+
 async def handle_jwks(request: web.Request) -> web.StreamResponse:
     pool = request.app[REGISTRY].by_id.get(request.match_info["pool_id"])
     if pool is None or pool.deleted:
@@ -103,7 +108,7 @@ def _not_found(request: web.Request, pool_id: str) -> web.StreamResponse:
 
 async def handle_metrics(request: web.Request) -> web.Response:
     body, content_type = metrics.exposition()
-    return web.Response(body=body, headers={"Content-Type": content_type})
+    return web.Response(body=body, headers={"Content-Type": content_type, **cors.HEADERS})
 
 
 async def handle_healthz(request: web.Request) -> web.Response:
@@ -140,6 +145,7 @@ def create_app(settings: Settings) -> web.Application:
     app[IDS] = protocol.RequestIds()
     app.cleanup_ctx.append(_redis_ctx)
     app.router.add_post("/", handle_api)
+    app.router.add_route("OPTIONS", "/", handle_preflight)
     app.router.add_get("/healthz", handle_healthz)
     app.router.add_get("/readyz", handle_readyz)
     app.router.add_get("/metrics", handle_metrics)

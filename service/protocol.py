@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from . import cors
 from .answer import Answer
 from .errors import CognitoError, SerializationException, UnknownOperationException
 
@@ -79,12 +80,21 @@ def _header_safe(text: str) -> str:
     return _UNSAFE.sub("?", text)
 
 
-_HEAD = f"Content-Type: {JSON_CONTENT_TYPE}\r\nx-amzn-RequestId: ".encode()
+# Every API answer's constant headers, the CORS ones included, rendered once.
+_HEAD = (
+    f"Content-Type: {JSON_CONTENT_TYPE}\r\n".encode() + cors.HEADER_LINES + b"x-amzn-RequestId: "
+)
 
 
 def ok(payload: bytes, request_id: str) -> Answer:
     """A 200 answer whose body is already-serialised JSON."""
     return Answer(200, _HEAD + request_id.encode() + b"\r\n", payload, request_id=request_id)
+
+
+def preflight(request_id: str) -> Answer:
+    """The answer to a browser's CORS preflight, `OPTIONS /`: 200, no body (see service/cors.py)."""
+    lines = cors.PREFLIGHT_LINES + b"x-amzn-RequestId: " + request_id.encode() + b"\r\n"
+    return Answer(200, lines, b"", request_id=request_id)
 
 
 def error(exc: CognitoError, request_id: str) -> Answer:

@@ -42,6 +42,10 @@ MANIFESTS = sorted(p for p in K8S.glob("*.yaml") if p.name != "kustomization.yam
 PLACEHOLDERS = ("${NGINX_LISTEN}", "${NGINX_UPSTREAM}")
 TARGET = "AWSCognitoIdentityProviderService.GetDevice"
 AMZ_JSON = "application/x-amz-json-1.1"
+CORS = {
+    "access-control-allow-origin": "*",
+    "access-control-expose-headers": "x-amzn-RequestId,x-amzn-ErrorType,x-amzn-ErrorMessage,Date",
+}
 
 
 def _tool(name: str) -> str | None:
@@ -436,6 +440,7 @@ def assert_cognito_error(
     assert not body.lstrip().startswith(b"<"), body
     assert orjson.loads(body)["__type"] == type_name
     assert headers["x-amzn-errortype"].split(":")[0] == type_name
+    assert {k: headers.get(k) for k in CORS} == CORS, headers  # the service's or nginx's own
 
 
 def test_nginx_get_device_with_boto3(
@@ -644,3 +649,52 @@ def test_nginx_forwards_the_client_address(
 
     (spoofed,) = [x for x in front.access_log(4) if x["remote_addr"] == "127.0.0.3"]
     assert (spoofed["x_forwarded_for"], spoofed["status"]) == ("198.51.100.7", 403)
+
+
+def _header_list(
+    port: int, method: str, headers: dict[str, str], body: bytes = b""
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    """One request to `/`; the answer's headers as a list, repeats kept, names lower-cased."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+    try:
+        conn.request(method, "/", body=body or None, headers=headers)
+        resp = conn.getresponse()
+        return resp.status, [(k.lower(), v) for k, v in resp.getheaders()], resp.read()
+    finally:
+        conn.close()
+
+
+def test_nginx_passes_cors_through(
+    live: LiveServer, admin: Admin, nginx_front: Callable[[str], Nginx]
+) -> None:
+    front = nginx_front(f"127.0.0.1:{live.port}")
+    _, device, token = admin.user_with_device()
+    origin = {"Origin": "http://127.0.0.1:8000"}
+    preflight = {
+        **origin,
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "amz-sdk-invocation-id,amz-sdk-request,content-type,"
+        "x-amz-target,x-amz-user-agent",
+    }
+    # Per-answer headers, and those nginx adds of its own.
+    varying = {"date", "x-amzn-requestid", "x-request-id", "server", "connection"}
+    direct = _header_list(live.port, "OPTIONS", preflight)
+    proxied = _header_list(front.port, "OPTIONS", preflight)
+    assert direct[0] == proxied[0] == 200 and direct[2] == proxied[2] == b""
+    # The service answers the preflight through nginx as it does directly (nginx reorders).
+    assert sorted(h for h in proxied[1] if h[0] not in varying) == sorted(
+        h for h in direct[1] if h[0] not in varying
+    )
+    allowed = dict(proxied[1])
+    assert allowed["access-control-allow-methods"] == "POST, OPTIONS"
+    for name in preflight["Access-Control-Request-Headers"].split(","):
+        assert name in allowed["access-control-allow-headers"].split(",")
+
+    base = {**origin, "Content-Type": AMZ_JSON, "X-Amz-Target": TARGET}
+    good = orjson.dumps({"AccessToken": token, "DeviceKey": device})
+    bad = orjson.dumps({"AccessToken": "abc.def.ghi", "DeviceKey": device})
+    for body, status in ((good, 200), (bad, 400)):
+        code, headers, _ = _header_list(front.port, "POST", base, body)
+        assert code == status
+        # Each CORS header exactly once: nginx adds none to what the service sent.
+        assert sorted(h for h in headers if h[0] in CORS) == sorted(CORS.items()), headers

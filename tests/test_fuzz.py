@@ -123,7 +123,19 @@ extra_headers = st.dictionaries(
 )
 
 
-def check(answer: Answer) -> None:
+CORS = {
+    "access-control-allow-origin": "*",
+    "access-control-expose-headers": "x-amzn-RequestId,x-amzn-ErrorType,x-amzn-ErrorMessage,Date",
+}
+
+
+def check(answer: Answer, *, preflight: bool = False) -> None:
+    assert {k: answer.headers.get(k) for k in CORS} == CORS, answer.headers
+    if preflight and answer.status == 200:  # OPTIONS /: the CORS preflight's empty answer
+        assert answer.body == b""
+        assert answer.headers["access-control-allow-methods"] == "POST, OPTIONS"
+        assert is_uuid(answer.headers.get("x-amzn-requestid", "")), answer.headers
+        return
     assert answer.status in ALLOWED_STATUSES, (answer.status, answer.body[:300])
     assert answer.headers.get("content-type") == AMZ_JSON, answer.headers
     assert is_uuid(answer.headers.get("x-amzn-requestid", "")), answer.headers
@@ -170,7 +182,8 @@ def test_random_requests_get_cognito_shaped_answers(live: LiveServer, admin: Adm
                 method=method,
                 path=path,
                 headers=headers,
-            )
+            ),
+            preflight=(method, path) == ("OPTIONS", "/"),
         )
 
     prop()

@@ -38,6 +38,7 @@ class Wire:
     def __init__(self, port: int) -> None:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
         self.buf = b""
+        self.head = b""
 
     def send(self, data: bytes) -> None:
         self.sock.sendall(data)
@@ -51,6 +52,7 @@ class Wire:
         while b"\r\n\r\n" not in self.buf:
             assert self._fill(), f"closed before a whole head: {self.buf!r}"
         head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        self.head = head + b"\r\n\r\n"  # the last answer's head, byte for byte
         status, *lines = head.decode("latin-1").split("\r\n")
         headers: dict[str, str] = {}
         for line in lines:
@@ -90,6 +92,27 @@ def ok_body(admin: Admin) -> tuple[bytes, str]:
 
 BAD_TOKEN = orjson.dumps({"AccessToken": "abc.def.ghi", "DeviceKey": "us-east-1_0123abcd"})
 
+# What every answer carries so that a browser page on any origin can read it (service/cors.py).
+CORS_LINES = (
+    b"Access-Control-Allow-Origin: *\r\n"
+    b"Access-Control-Expose-Headers: x-amzn-RequestId,x-amzn-ErrorType,x-amzn-ErrorMessage,Date\r\n"
+)
+CORS = {
+    "access-control-allow-origin": "*",
+    "access-control-expose-headers": "x-amzn-RequestId,x-amzn-ErrorType,x-amzn-ErrorMessage,Date",
+}
+
+
+def assert_cors(headers: dict[str, str]) -> None:
+    assert {k: headers.get(k) for k in CORS} == CORS, headers
+
+
+def normalised(head: bytes, headers: dict[str, str]) -> bytes:
+    """`head` with its request id and date replaced by fixed strings."""
+    return head.replace(headers["x-amzn-requestid"].encode(), b"<id>").replace(
+        headers["date"].encode(), b"<date>"
+    )
+
 
 def test_ok_answer_has_cognito_headers_and_exact_length(
     wire: Wire, ok_body: tuple[bytes, str]
@@ -105,6 +128,11 @@ def test_ok_answer_has_cognito_headers_and_exact_length(
     sent = email.utils.parsedate_to_datetime(headers["date"]).timestamp()
     assert abs(sent - time.time()) < 5
     assert orjson.loads(payload)["Device"]["DeviceKey"] == device
+    assert normalised(wire.head, headers) == (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\n"
+        + CORS_LINES
+        + b"x-amzn-RequestId: <id>\r\nContent-Length: %d\r\nDate: <date>\r\n\r\n" % len(payload)
+    )
 
 
 def test_error_answer_headers(wire: Wire) -> None:
@@ -114,6 +142,88 @@ def test_error_answer_headers(wire: Wire) -> None:
     assert headers["x-amzn-errortype"] == "NotAuthorizedException:"
     assert headers["x-amzn-errormessage"] == orjson.loads(payload)["message"]
     assert orjson.loads(payload)["__type"] == "NotAuthorizedException"
+    assert normalised(wire.head, headers) == (
+        b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/x-amz-json-1.1\r\n"
+        + CORS_LINES
+        + b"x-amzn-RequestId: <id>\r\nx-amzn-ErrorType: NotAuthorizedException:\r\n"
+        b"x-amzn-ErrorMessage: Invalid Access Token\r\n"
+        b"Content-Length: %d\r\nDate: <date>\r\n\r\n" % len(payload)
+    )
+
+
+# A preflight as Chromium sends it before the AWS SDK for JavaScript v3's GetDevice.
+PREFLIGHT = (
+    b"OPTIONS / HTTP/1.1\r\nHost: localhost\r\nOrigin: http://127.0.0.1:8000\r\n"
+    b"Access-Control-Request-Method: POST\r\n"
+    b"Access-Control-Request-Headers: amz-sdk-invocation-id,amz-sdk-request,content-type,"
+    b"x-amz-target,x-amz-user-agent\r\n\r\n"
+)
+PREFLIGHT_ANSWER = (
+    b"HTTP/1.1 200 OK\r\n"
+    b"Access-Control-Allow-Origin: *\r\n"
+    b"Access-Control-Allow-Methods: POST, OPTIONS\r\n"
+    b"Access-Control-Allow-Headers: accept,amz-sdk-invocation-id,amz-sdk-request,authorization,"
+    b"cache-control,content-encoding,content-type,x-amz-content-sha256,x-amz-date,"
+    b"x-amz-security-token,x-amz-target,x-amz-user-agent,x-amzn-trace-id\r\n"
+    b"Access-Control-Expose-Headers: x-amzn-RequestId,x-amzn-ErrorType,x-amzn-ErrorMessage,Date\r\n"
+    b"Access-Control-Max-Age: 172800\r\n"
+    b"x-amzn-RequestId: <id>\r\nContent-Length: 0\r\nDate: <date>\r\n\r\n"
+)
+
+
+def test_cors_preflight_is_answered_exactly(wire: Wire, ok_body: tuple[bytes, str]) -> None:
+    wire.send(PREFLIGHT)
+    status, headers, payload = wire.answer()
+    assert (status, payload) == ("HTTP/1.1 200 OK", b"")
+    assert len(headers["x-amzn-requestid"]) == 36
+    assert normalised(wire.head, headers) == PREFLIGHT_ANSWER
+    # The same with no Origin or Access-Control-Request-* at all, and with a query string.
+    wire.send(b"OPTIONS /?x=1 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    status, headers, payload = wire.answer()
+    assert normalised(wire.head, headers) == PREFLIGHT_ANSWER
+    # The connection stays open for the POST that follows, as a browser sends it.
+    wire.send(request(ok_body[0], extra="Origin: http://127.0.0.1:8000\r\n"))
+    status, headers, payload = wire.answer()
+    assert status == "HTTP/1.1 200 OK"
+    assert orjson.loads(payload)["Device"]["DeviceKey"] == ok_body[1]
+    assert_cors(headers)
+
+
+def test_cors_preflight_over_http10(live: LiveServer) -> None:
+    client = Wire(live.port)
+    try:
+        client.send(PREFLIGHT.replace(b"HTTP/1.1", b"HTTP/1.0"))
+        status, headers, payload = client.answer()
+        assert (status, payload) == ("HTTP/1.0 200 OK", b"")
+        assert normalised(client.head, headers) == PREFLIGHT_ANSWER.replace(
+            b"HTTP/1.1", b"HTTP/1.0"
+        )
+        assert client.closed()
+    finally:
+        client.close()
+
+
+def test_every_answer_allows_any_origin(wire: Wire, ok_body: tuple[bytes, str]) -> None:
+    pool = "us-east-1_LocalPool"
+    gets = ["/healthz", "/readyz", "/metrics", "/nowhere", f"/{pool}/.well-known/jwks.json"]
+    gets += [f"/{pool}/.well-known/openid-configuration", "/us-east-1_Gone/.well-known/jwks.json"]
+    for path in gets:
+        wire.send(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+        status, headers, _ = wire.answer()
+        assert_cors(headers)
+    for method in ("DELETE", "PUT", "OPTIONS"):
+        wire.send(f"{method} /elsewhere HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+        status, headers, _ = wire.answer()
+        assert status == "HTTP/1.1 404 Not Found"
+        assert_cors(headers)
+    wire.send(b"HEAD /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    assert_cors(wire.answer(head_only=True)[1])
+    wire.send(request(ok_body[0], path="/?routed=1"))
+    assert_cors(wire.answer()[1])
+    wire.send(request(b"{", version="1.0", extra="Connection: keep-alive\r\n"))
+    status, headers, _ = wire.answer()
+    assert status == "HTTP/1.0 400 Bad Request"
+    assert_cors(headers)
 
 
 def test_pipelined_requests_are_answered_in_order_on_one_connection(
@@ -273,6 +383,7 @@ def assert_json_error(
     assert headers["x-amzn-errormessage"] == body["message"]
     assert len(headers["x-amzn-requestid"]) == 36
     assert "server" not in headers
+    assert_cors(headers)
     return str(body["message"])
 
 
