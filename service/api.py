@@ -23,7 +23,7 @@ from .errors import (
     UnknownOperationException,
 )
 from .logs import REQUEST_ID
-from .operations import Operation
+from .ops import Operation
 from .settings import Settings
 from .transport import RedisOverloaded, RedisReplyError, RedisUnavailable
 

@@ -12,7 +12,7 @@ from aiohttp import web
 from . import connect, cors, embedded, lua, metrics, protocol, store
 from .api import Api
 from .errors import ResourceNotFoundException, UnknownRouteException, pool_not_found
-from .operations import operations
+from .ops import operations
 from .pools import PoolRegistry
 from .settings import Settings
 from .transport import RedisOverloaded, RedisReplyError, RedisUnavailable

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import socket
 import sys
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
@@ -66,6 +67,8 @@ async def pool_create(args: argparse.Namespace, settings: Settings, r: aioredis.
         jwks=jwks,
         jwks_url=args.jwks_url,
         issuer=args.issuer,
+        challenge_on_new_device=args.challenge_on_new_device,
+        remember_on_prompt=args.remember_on_prompt,
     )
     _emit(_pool_view(record))
 
@@ -77,6 +80,10 @@ def _pool_view(record: dict[str, str]) -> dict[str, Any]:
         "ClientIds": orjson.loads(record["clients"]),
         "DeviceTracking": record["device_tracking"] == "1",
         "JwksUrl": record.get("jwks_url"),
+        "DeviceConfiguration": {
+            "ChallengeRequiredOnNewDevice": record.get("device_challenge") == "1",
+            "DeviceOnlyRememberedOnUserPrompt": record.get("device_remember_on_prompt") == "1",
+        },
     }
 
 
@@ -85,7 +92,17 @@ async def pool_show(args: argparse.Namespace, settings: Settings, r: aioredis.Re
 
 
 async def pool_update(args: argparse.Namespace, settings: Settings, r: aioredis.Redis) -> None:
-    await store.update_pool(r, _pool_id(args, settings), device_tracking=args.device_tracking)
+    changes = {
+        "device_tracking": args.device_tracking,
+        "challenge_on_new_device": args.challenge_on_new_device,
+        "remember_on_prompt": args.remember_on_prompt,
+    }
+    if all(value is None for value in changes.values()):
+        raise store.InvalidInput(
+            "pool update needs --(no-)device-tracking, --(no-)challenge-on-new-device or "
+            "--(no-)remember-on-prompt"
+        )
+    await store.update_pool(r, _pool_id(args, settings), **changes)
     _emit(_pool_view(await store.pool_record(r, _pool_id(args, settings))))
 
 
@@ -141,7 +158,13 @@ async def device_add(args: argparse.Namespace, settings: Settings, r: aioredis.R
     pool_id = _pool_id(args, settings)
     user = await store.get_user(r, pool_id, args.username)
     fields = await store.add_device(
-        r, user, name=args.name, key=args.key, ip=args.ip, remembered=not args.not_remembered
+        r,
+        user,
+        name=args.name,
+        key=args.key,
+        ip=args.ip,
+        remembered=not args.not_remembered,
+        confirmed=not args.unconfirmed,
     )
     device = device_from_hash(
         fields, username=user.username, pool_id=pool_id, account_id=settings.account_id
@@ -162,17 +185,30 @@ async def token(args: argparse.Namespace, settings: Settings, r: aioredis.Redis)
         valid_client_id(args.client_id)
     if args.device_key is not None:
         valid_device_key(args.device_key)
+    pool_id = _pool_id(args, settings)
+    origin_jti = str(uuid.uuid4())
     value = await mint_token(
         r,
         settings,
-        _pool_id(args, settings),
+        pool_id,
         args.username,
         ttl_s=args.ttl,
         scopes=args.scope,
         client_id=args.client_id,
         device_key=args.device_key,
+        origin_jti=origin_jti,
     )
-    sys.stdout.write(value + "\n")
+    if not args.with_refresh:
+        sys.stdout.write(value + "\n")
+        return
+    client_id = (
+        args.client_id or sorted(orjson.loads((await store.pool_record(r, pool_id))["clients"]))[0]
+    )
+    user = await store.get_user(r, pool_id, args.username)
+    refresh_token = await store.mint_refresh(
+        r, pool_id, user, client_id=client_id, origin_jti=origin_jti
+    )
+    _emit({"AccessToken": value, "RefreshToken": refresh_token})
 
 
 async def redis_url(args: argparse.Namespace, settings: Settings, r: aioredis.Redis) -> None:
@@ -252,15 +288,31 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--jwks-file", help="trust the keys in this JWKS file instead of own keys")
     c.add_argument("--jwks-url", help="trust the keys at this JWKS URL (e.g. a real pool's)")
     c.add_argument("--issuer", help="the tokens' iss (default: ISSUER_BASE_URL/POOL_ID)")
+    c.add_argument(
+        "--challenge-on-new-device",
+        action="store_true",
+        help="DeviceConfiguration.ChallengeRequiredOnNewDevice",
+    )
+    c.add_argument(
+        "--remember-on-prompt",
+        action="store_true",
+        help="DeviceConfiguration.DeviceOnlyRememberedOnUserPrompt: ConfirmDevice leaves devices "
+        "not remembered until the user opts in (UpdateDeviceStatus)",
+    )
     c.set_defaults(run=pool_create)
     c = pool.add_parser("show", help="show a pool as JSON")
     c.add_argument("pool_id", nargs="?", metavar="POOL_ID")
     c.set_defaults(run=pool_show)
-    c = pool.add_parser("update", help="turn device tracking on or off")
+    c = pool.add_parser("update", help="change device tracking and the device configuration")
     c.add_argument("pool_id", nargs="?", metavar="POOL_ID")
-    g = c.add_mutually_exclusive_group(required=True)
-    g.add_argument("--device-tracking", dest="device_tracking", action="store_true")
-    g.add_argument("--no-device-tracking", dest="device_tracking", action="store_false")
+    for flag, dest in (
+        ("device-tracking", "device_tracking"),
+        ("challenge-on-new-device", "challenge_on_new_device"),
+        ("remember-on-prompt", "remember_on_prompt"),
+    ):
+        g = c.add_mutually_exclusive_group()
+        g.add_argument(f"--{flag}", dest=dest, action="store_true", default=None)
+        g.add_argument(f"--no-{flag}", dest=dest, action="store_false")
     c.set_defaults(run=pool_update)
     c = pool.add_parser("delete", help="delete a pool (its tokens then get ResourceNotFound)")
     c.add_argument("pool_id", metavar="POOL_ID")
@@ -302,6 +354,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--key", help="device key (default: <region>_<uuid>)")
     c.add_argument("--ip", default="127.0.0.1", help="last_ip_used")
     c.add_argument("--not-remembered", action="store_true")
+    c.add_argument(
+        "--unconfirmed",
+        action="store_true",
+        help="as a sign-in leaves a new device: ConfirmDevice must confirm it",
+    )
     c.set_defaults(run=device_add)
 
     c = sub.add_parser("token", help="mint an access token; prints the token alone")
@@ -311,6 +368,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--scope", action="append", help="scope (repeatable; default: admin scope)")
     c.add_argument("--client-id")
     c.add_argument("--device-key")
+    c.add_argument(
+        "--with-refresh",
+        action="store_true",
+        help="print JSON with AccessToken and a RefreshToken sharing its origin_jti",
+    )
     c.set_defaults(run=token)
 
     rd = sub.add_parser("redis", help="the Redis in use").add_subparsers(

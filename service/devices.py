@@ -65,6 +65,35 @@ def device_object(
     return device
 
 
+# What access-token calls (GetDevice, ListDevices) read of a device, in the scripts' order.
+USER_FIELDS = ("key", "name", "status", "last_ip", "create_ms", "modified_ms", "last_auth_ms")
+
+
+def user_device_object(values: Sequence[str | bytes | None]) -> dict[str, Any]:
+    """The DeviceType as a user's own calls show it: `device_status`, `device_name` (when the
+    device has one) and `last_ip_used`; the `dev:*` attributes belong to the admin calls
+    (shared/REFERENCE.md, "Device objects")."""
+    key, name, status, last_ip, create_ms, modified_ms, last_auth_ms = values
+    attributes = (
+        ("device_status", _text(status)),
+        ("device_name", _text(name)),
+        ("last_ip_used", _text(last_ip)),
+    )
+    device: dict[str, Any] = {
+        "DeviceKey": _text(key) or "",
+        "DeviceAttributes": [{"Name": n, "Value": v} for n, v in attributes if v is not None],
+    }
+    for name_, ms in (
+        ("DeviceCreateDate", create_ms),
+        ("DeviceLastAuthenticatedDate", last_auth_ms),
+        ("DeviceLastModifiedDate", modified_ms),
+    ):
+        when = _date(ms)
+        if when is not None:
+            device[name_] = when
+    return device
+
+
 def device_from_hash(
     fields: Mapping[str, str], *, username: str, pool_id: str, account_id: str
 ) -> dict[str, Any]:

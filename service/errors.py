@@ -63,6 +63,18 @@ class UserNotFoundException(CognitoError):
     pass
 
 
+class DeviceKeyExistsException(CognitoError):
+    pass
+
+
+class UnauthorizedException(CognitoError):
+    pass
+
+
+class UnsupportedTokenTypeException(CognitoError):
+    pass
+
+
 # Protocol-level errors that every AWS JSON service can answer.
 class SerializationException(CognitoError):
     pass

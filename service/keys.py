@@ -6,7 +6,7 @@ Layout (documented in the README, because other systems may write devices into i
     cgd:{pools}:version                STR   a new random value on every pool change; workers reload
     cgd:{pools}:pool:<P>               HASH  pool config, with its generation `gen` (see store.py)
     cgd:{pools}:issuers                HASH  issuer -> id of the live pool that owns it
-    cgd:bucket:{P}                     HASH  the pool-wide bucket (when enabled)
+    cgd:bucket:{P}:<category>          HASH  a pool-wide quota category's bucket (when enabled)
     cgd:user:{P:G:N:U}                 HASH  one user: username, sub, status, enabled, ...,
                                              and the user's token bucket (bucket_tokens, ...)
     cgd:user:{P:G:N:U}:devices         SET   the user's device keys
@@ -14,6 +14,7 @@ Layout (documented in the README, because other systems may write devices into i
     cgd:user:{P:G:N:U}:revoked         SET   revoked origin_jti values
     cgd:user:{P:G:N:U}:claims:<digest> HASH  verified claims of one access token (expires)
     cgd:user:{P:G:N:U}:claims-index    ZSET  digests of the cached claims, scored by exp
+    cgd:user:{P:G:N:U}:refresh         HASH  live refresh tokens: origin_jti -> client id
 
 P is the user pool id, G the pool's generation (new each time a pool id is created, so a
 recreated pool shares nothing with the one it replaces), U the username and N its length in
@@ -44,8 +45,8 @@ def pool(pool_id: str) -> str:
     return POOL_RECORD_PREFIX + pool_id
 
 
-def pool_bucket(pool_id: str) -> str:
-    return f"{PREFIX}bucket:{{{pool_id}}}"
+def pool_bucket(pool_id: str, category: str) -> str:
+    return f"{PREFIX}bucket:{{{pool_id}}}:{category}"
 
 
 def user_base(pool_id: str, gen: str, username: str) -> str:
@@ -91,3 +92,7 @@ class UserKeys:
     @property
     def claims_index(self) -> str:
         return self.base + ":claims-index"
+
+    @property
+    def refresh(self) -> str:
+        return self.base + ":refresh"

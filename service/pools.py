@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,11 @@ class Pool:
     external: bool = False
     keys: Mapping[str, Key] = field(default_factory=dict)
     jwks: bytes = b'{"keys":[]}'
+    # DeviceConfiguration: ChallengeRequiredOnNewDevice, DeviceOnlyRememberedOnUserPrompt.
+    challenge_on_new_device: bool = False
+    remember_on_prompt: bool = False
+    # Signs what the pool hands out opaque (pagination tokens, refresh tokens).
+    secret: bytes = b""
 
 
 def valid_pool_id(pool_id: str) -> bool:
@@ -88,7 +94,17 @@ def pool_from_record(record: Mapping[str, str], external_jwks: Any = None) -> Po
         external="private_pem" not in record,
         keys=parsed,
         jwks=jwks.public_json(docs),
+        challenge_on_new_device=record.get("device_challenge", "0") == "1",
+        remember_on_prompt=record.get("device_remember_on_prompt", "0") == "1",
+        secret=_secret(record, pool_id, gen),
     )
+
+
+def _secret(record: Mapping[str, str], pool_id: str, gen: str) -> bytes:
+    if "secret" in record:
+        return bytes.fromhex(record["secret"])  # ValueError on a malformed one: skipped
+    # A record another system wrote without one: derived, so every worker agrees on it.
+    return hashlib.sha256(f"cgd-pool-secret:{pool_id}:{gen}:{record['issuer']}".encode()).digest()
 
 
 class PoolRegistry:
@@ -97,11 +113,12 @@ class PoolRegistry:
     def __init__(self) -> None:
         self.by_id: dict[str, Pool] = {}
         self.by_issuer: dict[str, Pool] = {}
+        self.by_client: dict[str, Pool] = {}  # live pools' app client ids
         self.version: bytes | None = None
-        # token -> operations.Route: per-worker memo of where a verified token's claims live.
-        self.routes: dict[str, Any] = {}
         self._jwks_cache: dict[str, Any] = {}
         self._client: aioredis.Redis | None = None
+        # Called after every reload: caches holding Pool objects empty themselves.
+        self.on_change: list[Callable[[], None]] = []
         self._pending: asyncio.Future[bool] | None = None
         self._next_check = 0.0
 
@@ -116,7 +133,9 @@ class PoolRegistry:
                 continue
             by_issuer[p.issuer] = p
         self.by_issuer = by_issuer
-        self.routes.clear()  # memoised routes hold Pool objects that may have just changed
+        self.by_client = {c: p for p in pools if not p.deleted for c in p.clients}
+        for callback in self.on_change:
+            callback()
 
     async def load(self, r: aioredis.Redis) -> None:
         """Read every pool from Redis and parse its keys. A malformed record is logged and

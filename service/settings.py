@@ -11,6 +11,8 @@ from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
+from .quotas import CATEGORY_RPS
+
 T = TypeVar("T")
 
 POOL_ID_RE = re.compile(r"[\w-]+_[0-9a-zA-Z]+", re.ASCII)
@@ -75,6 +77,20 @@ def _network(item: str) -> Network:
 def _cidrs(raw: str) -> tuple[Network, ...]:
     items = [item.strip() for item in raw.split(",") if item.strip()]
     return tuple(_network(item) for item in items)
+
+
+def _category_rates(raw: str) -> dict[str, float]:
+    rates: dict[str, float] = {}
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        name, sep, value = item.partition("=")
+        if not sep or name.strip() not in CATEGORY_RPS:
+            raise ValueError(
+                f"expected Category=rps pairs with categories of {', '.join(CATEGORY_RPS)}"
+            )
+        rates[name.strip()] = _positive_float(value)
+    return rates
 
 
 def _pool_id(raw: str) -> str:
@@ -279,19 +295,31 @@ class Settings:
         "USER_RATE_PER_S",
         _positive_float,
         default=10.0,
-        doc="per-user bucket refill (Cognito's per-user GetDevice quota)",
+        doc="per-user bucket refill, for each of a user's two buckets (Cognito's per-user "
+        "quotas: reads such as GetDevice and ListDevices, writes such as UpdateDeviceStatus)",
     )
     user_burst: int = setting("USER_BURST", _positive_int, default=10, doc="per-user bucket size")
     pool_rate_limit: bool = setting(
         "POOL_RATE_LIMIT",
         _bool,
         default=False,
-        doc="also apply a pool-wide bucket (Cognito's UserResourceRead category)",
+        doc="also apply a pool-wide bucket per quota category (service/quotas.py: "
+        "UserResourceRead, UserResourceUpdate, UserUpdate, UserToken, ...)",
     )
     pool_rate_per_s: float = setting(
-        "POOL_RATE_PER_S", _positive_float, default=50.0, doc="pool-wide refill"
+        "POOL_RATE_PER_S", _positive_float, default=50.0, doc="UserResourceRead's pool-wide refill"
     )
-    pool_burst: int = setting("POOL_BURST", _positive_int, default=50, doc="pool-wide bucket size")
+    pool_burst: int = setting(
+        "POOL_BURST", _positive_int, default=50, doc="UserResourceRead's pool-wide bucket size"
+    )
+    category_rates: Mapping[str, float] = setting(
+        "CATEGORY_RATES",
+        _category_rates,
+        factory=dict,
+        shown="*(Cognito's defaults)*",
+        doc="other categories' pool-wide rates, `Category=rps,...` (bucket size = rate); unset "
+        "ones keep Cognito's default quotas",
+    )
 
     deny_cidrs: tuple[Network, ...] = setting(
         "DENY_CIDRS",

@@ -22,7 +22,7 @@ from jose import jwk
 from jose.backends.base import Key
 from redis.exceptions import NoScriptError
 
-from . import admin_input, keys, lua, tokens
+from . import admin_input, keys, lua, refresh, tokens
 from . import jwks as jwks_doc
 from .pools import Pool, pool_from_record, text
 from .settings import Settings
@@ -112,8 +112,11 @@ async def create_pool(
     jwks: Any = None,
     jwks_url: str | None = None,
     issuer: str | None = None,
+    challenge_on_new_device: bool = False,
+    remember_on_prompt: bool = False,
 ) -> dict[str, str]:
     """Create a pool with its own RSA key pair (or trusting external keys). Returns its record.
+    `challenge_on_new_device` and `remember_on_prompt` are its DeviceConfiguration.
 
     Every input is checked first (InvalidInput): a JWKS must be RSA public keys only, a JWKS
     URL must serve one now, and the issuer must be free among live pools (StoreError).
@@ -139,6 +142,9 @@ async def create_pool(
         "issuer": issuer or settings.issuer(pool_id),
         "region": region,
         "device_tracking": "1" if device_tracking else "0",
+        "device_challenge": "1" if challenge_on_new_device else "0",
+        "device_remember_on_prompt": "1" if remember_on_prompt else "0",
+        "secret": secrets.token_hex(32),
         "clients": orjson.dumps(client_ids or [_client_id()]).decode(),
         "deleted": "0",
         "created_ms": str(await server_ms(r)),
@@ -179,8 +185,24 @@ async def pool_record(r: aioredis.Redis, pool_id: str) -> dict[str, str]:
     return _decode(raw)
 
 
-async def update_pool(r: aioredis.Redis, pool_id: str, *, device_tracking: bool) -> None:
-    fields = {"device_tracking": "1" if device_tracking else "0"}
+async def update_pool(
+    r: aioredis.Redis,
+    pool_id: str,
+    *,
+    device_tracking: bool | None = None,
+    challenge_on_new_device: bool | None = None,
+    remember_on_prompt: bool | None = None,
+) -> None:
+    """Change a live pool's device tracking and DeviceConfiguration (None: leave as it is)."""
+    flags = {
+        "device_tracking": device_tracking,
+        "device_challenge": challenge_on_new_device,
+        "device_remember_on_prompt": remember_on_prompt,
+    }
+    fields = {name: "1" if on else "0" for name, on in flags.items() if on is not None}
+    if not fields:
+        await pool_record(r, pool_id)
+        return
     args = [_version(), *_flat(fields)]
     if not await _run(r, lua.UPDATE_POOL, [keys.pool(pool_id), keys.POOLS_VERSION], args):
         raise StoreError(f"User pool {pool_id} does not exist.")
@@ -255,8 +277,11 @@ async def token_minter(r: aioredis.Redis, pool_id: str) -> Callable[..., str]:
     # minting thousands of tokens must not cost a round trip each.
     offset_s = await server_ms(r) / 1000 - time.time()
 
+    def server_s() -> int:
+        return int(time.time() + offset_s)
+
     def mint(user: User, *, client_id: str | None = None, **kwargs: Any) -> str:
-        kwargs.setdefault("now", int(time.time() + offset_s))
+        kwargs.setdefault("now", server_s())
         return tokens.issue(
             pool=pool,
             signing_kid=kid,
@@ -295,7 +320,7 @@ async def create_user(
         "status": status,
         "enabled": "1" if enabled else "0",
     }
-    if not await _run(r, lua.CREATE_USER, [user.keys.user], _flat(fields)):
+    if not await _run(r, lua.CREATE_USER, [user.keys.user], [sub, *_flat(fields)]):
         raise StoreError("User account already exists")
     return user
 
@@ -382,8 +407,10 @@ async def add_device(
     ip: str = "127.0.0.1",
     remembered: bool = True,
     sdk: str = "aws-sdk",
+    confirmed: bool = True,
 ) -> dict[str, str]:
-    """Register a device for `user`; returns its hash fields."""
+    """Register a device for `user`; returns its hash fields. An unconfirmed one is what a
+    sign-in leaves (NewDeviceMetadata): invisible until ConfirmDevice confirms it."""
     if name is not None:
         admin_input.device_name(name)
     ip = admin_input.ip(ip)
@@ -399,9 +426,14 @@ async def add_device(
     }
     if not name:
         del fields["name"]
+    if not confirmed:
+        fields["confirmed"] = "0"
     k = user.keys
     now_ms = await _run(
-        r, lua.ADD_DEVICE, [k.user, k.devices, k.device(device_key)], [device_key, *_flat(fields)]
+        r,
+        lua.ADD_DEVICE,
+        [k.user, k.devices, k.device(device_key)],
+        [device_key, user.sub, *_flat(fields)],
     )
     if now_ms is None:
         raise StoreError("User does not exist.")
@@ -409,3 +441,33 @@ async def add_device(
         create_ms=str(now_ms), modified_ms=str(now_ms), last_auth_ms=str(now_ms // 1000 * 1000)
     )
     return fields
+
+
+async def mint_refresh(
+    r: aioredis.Redis,
+    pool_id: str,
+    user: User,
+    *,
+    client_id: str,
+    origin_jti: str,
+    ttl_s: int = refresh.DEFAULT_TTL_S,
+) -> str:
+    """A refresh token for `user` and `client_id`, sharing `origin_jti` with the access tokens
+    minted with it (RevokeToken revokes them together)."""
+    record = await pool_record(r, pool_id)
+    pool = pool_from_record(record)
+    if client_id not in pool.clients:
+        raise StoreError(f"Client {client_id} is not an app client of user pool {pool_id}.")
+    claims = refresh.RefreshClaims(
+        pool_id=pool_id,
+        gen=pool.gen,
+        username=user.username,
+        sub=user.sub,
+        client_id=client_id,
+        origin_jti=origin_jti,
+        exp=int(await server_ms(r) / 1000) + ttl_s,
+    )
+    k = user.keys
+    if not await _run(r, lua.ISSUE_REFRESH, [k.user, k.refresh], [origin_jti, client_id]):
+        raise StoreError("User does not exist.")
+    return refresh.seal(pool, claims)

@@ -25,6 +25,7 @@ class StringMember:
     max_len: int | None = None
     pattern: str | None = None
     sensitive: bool = False
+    enum: tuple[str, ...] | None = None
 
     @property
     def wire_name(self) -> str:
@@ -36,6 +37,37 @@ class StringMember:
         # Java's \w (what Cognito runs) is ASCII-only; re.ASCII matches it. Compiled once.
         return re.compile(self.pattern, re.ASCII) if self.pattern else None
 
+
+@dataclass(frozen=True)
+class IntMember:
+    """One integer member, with the model's `min` and `max`."""
+
+    name: str
+    required: bool = False
+    min_value: int | None = None
+    max_value: int | None = None
+    sensitive: bool = False
+
+    @property
+    def wire_name(self) -> str:
+        return self.name[0].lower() + self.name[1:]
+
+
+@dataclass(frozen=True)
+class StructMember:
+    """A structure member: its own members are checked as a nested body."""
+
+    name: str
+    members: tuple[Member, ...]
+    required: bool = False
+    sensitive: bool = False
+
+    @property
+    def wire_name(self) -> str:
+        return self.name[0].lower() + self.name[1:]
+
+
+Member = StringMember | IntMember | StructMember
 
 GET_DEVICE_INPUT: tuple[StringMember, ...] = (
     StringMember("DeviceKey", required=True, min_len=1, max_len=55, pattern=r"[\w-]+_[0-9a-f-]+"),
@@ -57,7 +89,21 @@ def _type_error(value: Any) -> SerializationException:
     return SerializationException(f"{kind} can not be converted to a String")
 
 
-def _quoted(member: StringMember, value: str | None) -> str:
+def _int_type_error(value: Any) -> SerializationException:
+    if isinstance(value, bool):
+        kind = "TRUE_VALUE" if value else "FALSE_VALUE"
+    elif isinstance(value, str):
+        kind = "STRING_VALUE"
+    elif isinstance(value, dict):
+        return SerializationException("Start of structure or map found where not expected.")
+    elif isinstance(value, list):
+        return SerializationException("Start of list found where not expected")
+    else:
+        kind = "NUMBER_VALUE"
+    return SerializationException(f"{kind} can not be converted to an Integer")
+
+
+def _quoted(member: Member, value: Any) -> str:
     if value is None:
         return "Value null at"
     if member.sensitive:
@@ -65,12 +111,14 @@ def _quoted(member: StringMember, value: str | None) -> str:
     return f"Value '{value}' at"
 
 
-def _constraints_failed(
-    member: StringMember, value: str | None, known: Container[str]
-) -> list[str]:
+def _constraints_failed(member: Member, value: Any, known: Container[str]) -> list[str]:
     """The constraints `value` breaks, in Cognito's order (length before pattern)."""
     if value is None:
         return ["Member must not be null"] if member.required else []
+    if isinstance(member, IntMember):
+        return _int_failed(member, value)
+    if isinstance(member, StructMember):
+        return []
     broken = []
     if member.min_len is not None and len(value) < member.min_len:
         broken.append(f"Member must have length greater than or equal to {member.min_len}")
@@ -79,14 +127,25 @@ def _constraints_failed(
     regex = member.regex
     if regex is not None and value not in known and regex.fullmatch(value) is None:
         broken.append(f"Member must satisfy regular expression pattern: {member.pattern}")
+    if member.enum is not None and value not in member.enum:
+        broken.append(f"Member must satisfy enum value set: [{', '.join(member.enum)}]")
+    return broken
+
+
+def _int_failed(member: IntMember, value: int) -> list[str]:
+    broken = []
+    if member.min_value is not None and value < member.min_value:
+        broken.append(f"Member must have value greater than or equal to {member.min_value}")
+    if member.max_value is not None and value > member.max_value:
+        broken.append(f"Member must have value less than or equal to {member.max_value}")
     return broken
 
 
 def validate(
     body: dict[str, Any],
-    members: tuple[StringMember, ...],
+    members: tuple[Member, ...],
     known: Container[str] = (),
-) -> dict[str, str | None]:
+) -> dict[str, Any]:
     """Check `body` against `members`; return the members' values.
 
     Wrong JSON types are SerializationException (as the AWS JSON protocol answers them);
@@ -94,17 +153,8 @@ def validate(
     `known` passed these checks before (verified tokens): their pattern match is skipped, since
     a 1 KB token costs microseconds to match on every request.
     """
-    values: dict[str, str | None] = {}
     failures: list[str] = []
-    for member in members:
-        value = body.get(member.name)
-        if value is not None and not isinstance(value, str):
-            raise _type_error(value)
-        values[member.name] = value
-        broken = _constraints_failed(member, value, known)
-        if broken:
-            where = f"{_quoted(member, value)} '{member.wire_name}' failed to satisfy constraint: "
-            failures.extend(where + text for text in broken)
+    values = _check(body, members, known, "", failures)
     if failures:
         count = len(failures)
         noun = "error" if count == 1 else "errors"
@@ -112,3 +162,48 @@ def validate(
             f"{count} validation {noun} detected: " + "; ".join(failures)
         )
     return values
+
+
+def _check(
+    body: dict[str, Any],
+    members: tuple[Member, ...],
+    known: Container[str],
+    prefix: str,
+    failures: list[str],
+) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for member in members:
+        value = body.get(member.name)
+        if value is not None:
+            value = _typed(member, value)
+        values[member.name] = value
+        broken = _constraints_failed(member, value, known)
+        if broken:
+            where = (
+                f"{_quoted(member, value)} '{prefix}{member.wire_name}' "
+                "failed to satisfy constraint: "
+            )
+            failures.extend(where + text for text in broken)
+        if isinstance(member, StructMember) and value is not None:
+            nested = f"{prefix}{member.wire_name}."
+            values[member.name] = _check(value, member.members, known, nested, failures)
+    return values
+
+
+def _typed(member: Member, value: Any) -> Any:
+    """`value` if its JSON type is the member's (SerializationException otherwise)."""
+    if isinstance(member, StringMember):
+        if not isinstance(value, str):
+            raise _type_error(value)
+    elif isinstance(member, IntMember):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _int_type_error(value)
+    elif not isinstance(value, dict):
+        raise SerializationException(
+            "Start of list found where not expected"
+            if isinstance(value, list)
+            else f"{_JSON_TYPE_NAMES.get(type(value), 'VALUE')} can not be converted to a Structure"
+        )
+    return value

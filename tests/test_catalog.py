@@ -41,9 +41,22 @@ def test_catalog_holds_the_device_operations() -> None:
 
 
 def test_every_served_operation_is_a_cognito_operation(redis_url: str) -> None:
-    from service.operations import operations
+    from service.ops import operations
     from service.pools import PoolRegistry
 
     served = operations(make_settings(redis_url), PoolRegistry(), None)  # type: ignore[arg-type]
-    assert set(served) == {"GetDevice"}
+    assert set(served) == {
+        "GetDevice",
+        "ListDevices",
+        "UpdateDeviceStatus",
+        "ForgetDevice",
+        "ConfirmDevice",
+        "GlobalSignOut",
+        "RevokeToken",
+    }
     assert set(served) <= COGNITO_OPERATIONS
+    # Every served operation has its quota category (service/quotas.py).
+    from service.quotas import CATEGORY_RPS, OPERATIONS
+
+    assert set(served) <= set(OPERATIONS)
+    assert {q.category for q in OPERATIONS.values()} <= set(CATEGORY_RPS)

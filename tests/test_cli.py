@@ -117,7 +117,18 @@ def as_json(proc: Result) -> Any:
 # -- pools ---------------------------------------------------------------------------------------
 def test_pool_create(env: dict[str, str], main: Runner, admin_redis: Any) -> None:
     view = as_json(run_cli(env, "pool", "create", "eu-west-1_CliPool"))
-    assert list(view) == ["Id", "Issuer", "ClientIds", "DeviceTracking", "JwksUrl"]
+    assert list(view) == [
+        "Id",
+        "Issuer",
+        "ClientIds",
+        "DeviceTracking",
+        "JwksUrl",
+        "DeviceConfiguration",
+    ]
+    assert view["DeviceConfiguration"] == {
+        "ChallengeRequiredOnNewDevice": False,
+        "DeviceOnlyRememberedOnUserPrompt": False,
+    }
     assert view["Id"] == "eu-west-1_CliPool"
     assert view["Issuer"] == "https://cognito-idp.us-east-1.amazonaws.com/eu-west-1_CliPool"
     assert view["DeviceTracking"] is True
@@ -261,7 +272,14 @@ def test_user_sign_out_revokes(
 
 
 # -- devices and tokens, checked against the live server ----------------------------------------
-def test_device_add_prints_what_get_device_returns(
+def _user_view(device: dict[str, Any]) -> dict[str, Any]:
+    """The admin view `device add` prints, less what only the admin calls show."""
+    shown = {"device_status", "device_name", "last_ip_used"}
+    attributes = [a for a in device["DeviceAttributes"] if a["Name"] in shown]
+    return device | {"DeviceAttributes": attributes}
+
+
+def test_device_add_prints_the_device_as_the_admin_calls_show_it(
     live: LiveServer, env: dict[str, str], admin: Admin
 ) -> None:
     admin.create_user("erin")
@@ -275,15 +293,17 @@ def test_device_add_prints_what_get_device_returns(
             "Erin's tablet",
             "--ip",
             "203.0.113.4",
-            "--not-remembered",
         )
     )
     answer = get_device(live.url, admin.token("erin"), printed["DeviceKey"])
     assert answer.status == 200
-    assert printed == answer.json()["Device"]
+    assert _user_view(printed) == answer.json()["Device"]
     attributes = {a["Name"]: a["Value"] for a in printed["DeviceAttributes"]}
     assert attributes["device_name"] == "Erin's tablet"
     assert attributes["last_ip_used"] == "203.0.113.4"
+    assert attributes["dev:device_remembered_status"] == "remembered"
+    hidden = as_json(run_cli(env, "device", "add", "erin", "--not-remembered"))
+    attributes = {a["Name"]: a["Value"] for a in hidden["DeviceAttributes"]}
     assert attributes["dev:device_remembered_status"] == "not_remembered"
 
 
@@ -292,7 +312,7 @@ def test_device_add_options(live: LiveServer, main: Runner, admin: Admin) -> Non
     key = "us-east-1_0123abcd-0000-4000-8000-000000000001"
     device = as_json(main("device", "add", "fred", "--key", key))
     assert device["DeviceKey"] == key
-    assert device == get_device(live.url, admin.token("fred"), key).json()["Device"]
+    assert _user_view(device) == get_device(live.url, admin.token("fred"), key).json()["Device"]
     # No name: no device_name attribute; remembered by default.
     assert [(a["Name"], a["Value"]) for a in device["DeviceAttributes"]] == [
         ("device_status", "valid"),

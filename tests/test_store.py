@@ -222,7 +222,7 @@ def test_keys_use_one_prefix_and_the_documented_layout() -> None:
     assert keys.POOLS_VERSION == "cgd:{pools}:version"
     assert keys.ISSUERS == "cgd:{pools}:issuers"
     assert keys.pool("us-east-1_P") == "cgd:{pools}:pool:us-east-1_P"
-    assert keys.pool_bucket("us-east-1_P") == "cgd:bucket:{us-east-1_P}"
+    assert keys.pool_bucket("us-east-1_P", "UserToken") == "cgd:bucket:{us-east-1_P}:UserToken"
     assert (k.user, k.devices, k.revoked, k.claims_index) == (
         "cgd:user:{us-east-1_P:0a1b:1:U}",
         "cgd:user:{us-east-1_P:0a1b:1:U}:devices",

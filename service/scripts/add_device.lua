@@ -5,17 +5,22 @@
 -- KEYS[2] devices SET  the user's device keys
 -- KEYS[3] device  HASH the device
 -- ARGV[1] the device key
--- ARGV[2..] field, value, ... of the device; create_ms, modified_ms and last_auth_ms (whole
+-- ARGV[2] the user's sub: a user deleted and created again under the name is another user
+-- ARGV[3..] field, value, ... of the device; create_ms, modified_ms and last_auth_ms (whole
 --         seconds, as Cognito reports it) are added from Redis's clock
 --
 -- Returns the creation time in ms, or false when the user does not exist.
-if redis.call('EXISTS', KEYS[1]) == 0 then
+if redis.call('HGET', KEYS[1], 'sub') ~= ARGV[2] then
   return false
 end
 local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('DEL', KEYS[3])
+-- Only when there is one: a write, even a DEL of nothing, would let the rest of the script
+-- write past maxmemory (Redis refuses a script under OOM only before its first write).
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  redis.call('DEL', KEYS[3])
+end
 redis.call('HSET', KEYS[3], 'create_ms', now_ms, 'modified_ms', now_ms,
-  'last_auth_ms', math.floor(now_ms / 1000) * 1000, unpack(ARGV, 2))
+  'last_auth_ms', math.floor(now_ms / 1000) * 1000, unpack(ARGV, 3))
 redis.call('SADD', KEYS[2], ARGV[1])
 return now_ms

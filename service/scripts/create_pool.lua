@@ -21,7 +21,11 @@ local owner = redis.call('HGET', KEYS[3], ARGV[2])
 if owner and owner ~= ARGV[1] then
   return 'ISSUER_TAKEN'
 end
-redis.call('DEL', KEYS[1])
+-- Only a deleted pool's record is there to replace: a DEL of nothing would still count as a
+-- write and let the script write past maxmemory.
+if deleted then
+  redis.call('DEL', KEYS[1])
+end
 redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[2], ARGV[1])

@@ -4,7 +4,8 @@
 -- KEYS[2] devices SET  their device keys
 -- KEYS[3] revoked SET  their revoked origin_jti values
 -- KEYS[4] index   ZSET digests of their cached claims
--- ARGV[1] the user's key (KEYS[1]): each device and cached claims key is ARGV[1] .. suffix.
+-- ARGV[1] the user's key (KEYS[1]): its refresh tokens, each device and each cached claims key
+--         is ARGV[1] .. suffix.
 --         Those keys are found only here, so they cannot be declared; they share the user's
 --         hash tag, so they live in KEYS[1]'s slot, which a cluster allows.
 --
@@ -12,7 +13,7 @@
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return 0
 end
-local doomed = {KEYS[1], KEYS[2], KEYS[3], KEYS[4]}
+local doomed = {KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1] .. ':refresh'}
 for _, key in ipairs(redis.call('SMEMBERS', KEYS[2])) do
   doomed[#doomed + 1] = ARGV[1] .. ':device:' .. key
 end

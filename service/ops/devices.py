@@ -1,0 +1,221 @@
+"""The device operations a user's own access token drives (GetDevice, ListDevices,
+UpdateDeviceStatus, ForgetDevice, ConfirmDevice)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import orjson
+
+from .. import errors as e
+from .. import lua
+from ..cache import BoundedCache
+from ..devices import user_device_object
+from ..session import Refusal, Route, TokenOperation
+from ..validation import (
+    GET_DEVICE_INPUT,
+    IntMember,
+    StringMember,
+    StructMember,
+)
+
+ACCESS_TOKEN = StringMember(
+    "AccessToken", required=True, pattern=r"[A-Za-z0-9-_=.]+", sensitive=True
+)
+DEVICE_KEY = StringMember(
+    "DeviceKey", required=True, min_len=1, max_len=55, pattern=r"[\w-]+_[0-9a-f-]+"
+)
+# Answers already serialised, by the script's reply; oldest go first.
+BODY_CACHE_MAX = 16384
+# ListDevices' page size when Limit is 0 or absent. No document or capture gives Cognito's
+# default; 60, the most a page may hold, is what Amplify's fetchDevices asks for (inferred).
+DEFAULT_PAGE = 60
+_DEVICE_FRAGMENTS: BoundedCache[tuple[Any, ...], bytes] = BoundedCache(BODY_CACHE_MAX)
+
+
+def _fragment(values: tuple[Any, ...]) -> bytes:
+    """One device's JSON, memoised: a page of 60 devices is mostly repeats of earlier pages."""
+    body = _DEVICE_FRAGMENTS.get(values)
+    if body is None:
+        body = orjson.dumps(user_device_object(values))
+        _DEVICE_FRAGMENTS.put(values, body)
+    return body
+
+
+class GetDevice(TokenOperation):
+    name = "GetDevice"
+    shape = GET_DEVICE_INPUT
+    script = lua.GET_DEVICE
+    refusals: ClassVar[Mapping[bytes, Refusal]] = {
+        b"NO_DEVICE": (e.ResourceNotFoundException, e.DEVICE_NOT_FOUND)
+    }
+
+    def keys(self, route: Route, values: dict[str, Any]) -> tuple[str, ...]:
+        return (route.user_keys.device(values["DeviceKey"]),)
+
+    def answer(self, reply: list[Any], route: Route, values: dict[str, Any]) -> bytes:
+        return b'{"Device":' + _fragment(tuple(reply[1:])) + b"}"
+
+
+class ListDevices(TokenOperation):
+    name = "ListDevices"
+    shape = (
+        ACCESS_TOKEN,
+        IntMember("Limit", min_value=0, max_value=60),
+        StringMember("PaginationToken", min_len=1, pattern=r"[\S]+"),
+    )
+    script = lua.LIST_DEVICES
+
+    def keys(self, route: Route, values: dict[str, Any]) -> tuple[str, ...]:
+        return (route.user_keys.devices,)
+
+    def args(self, route: Route, values: dict[str, Any]) -> tuple[Any, ...]:
+        limit = values["Limit"] or DEFAULT_PAGE
+        if values["PaginationToken"] is None:
+            return (limit, "", "", route.user_keys.base)
+        after_ms, after_key = _open_page_token(route, values["PaginationToken"])
+        return (limit, after_ms, after_key, route.user_keys.base)
+
+    def answer(self, reply: list[Any], route: Route, values: dict[str, Any]) -> bytes:
+        more, count = int(reply[1]), int(reply[2])
+        devices = [tuple(reply[3 + 7 * i : 10 + 7 * i]) for i in range(count)]
+        body = b'{"Devices":[' + b",".join(_fragment(d) for d in devices) + b"]"
+        if more and devices:
+            last = devices[-1]
+            token = _page_token(route, int(last[4] or 0), last[0].decode())
+            body += b',"PaginationToken":' + orjson.dumps(token)
+        return body + b"}"
+
+
+def _page_mac(route: Route, payload: str) -> bytes:
+    message = f"{route.pool.id}:{route.pool.gen}:{route.username}:{payload}".encode()
+    return hmac.new(route.pool.secret, message, hashlib.sha256).digest()[:16]
+
+
+def _page_token(route: Route, after_ms: int, after_key: str) -> str:
+    """An opaque page boundary, valid only for this user: the last device's creation time and
+    key, signed with the pool's secret (so it cannot be forged, altered or replayed by another
+    user)."""
+    payload = base64.urlsafe_b64encode(orjson.dumps([after_ms, after_key])).decode().rstrip("=")
+    mac = base64.urlsafe_b64encode(_page_mac(route, payload)).decode().rstrip("=")
+    return f"{payload}.{mac}"
+
+
+def _open_page_token(route: Route, token: str) -> tuple[int, str]:
+    invalid = e.InvalidParameterException("Invalid pagination token.")
+    payload, _, mac = token.partition(".")
+    try:
+        given = base64.urlsafe_b64decode(mac + "=" * (-len(mac) % 4))
+        if not hmac.compare_digest(given, _page_mac(route, payload)):
+            raise invalid
+        after_ms, after_key = orjson.loads(
+            base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+        )
+    except (binascii.Error, ValueError, TypeError):
+        raise invalid from None
+    if not isinstance(after_ms, int) or not isinstance(after_key, str):
+        raise invalid
+    return after_ms, after_key
+
+
+class UpdateDeviceStatus(TokenOperation):
+    name = "UpdateDeviceStatus"
+    shape = (
+        ACCESS_TOKEN,
+        DEVICE_KEY,
+        StringMember("DeviceRememberedStatus", enum=("remembered", "not_remembered")),
+    )
+    script = lua.UPDATE_DEVICE_STATUS
+    refusals: ClassVar[Mapping[bytes, Refusal]] = {
+        b"NO_DEVICE": (e.ResourceNotFoundException, e.DEVICE_NOT_FOUND)
+    }
+
+    def keys(self, route: Route, values: dict[str, Any]) -> tuple[str, ...]:
+        return (route.user_keys.device(values["DeviceKey"]),)
+
+    def args(self, route: Route, values: dict[str, Any]) -> tuple[Any, ...]:
+        # The model marks the member optional, but there is nothing to update without it: it
+        # is answered as a missing required member (inferred; no capture exists).
+        status = values["DeviceRememberedStatus"]
+        if status is None:
+            raise e.InvalidParameterException(
+                "1 validation error detected: Value null at 'deviceRememberedStatus' failed to "
+                "satisfy constraint: Member must not be null"
+            )
+        return (status,)
+
+    def answer(self, reply: list[Any], route: Route, values: dict[str, Any]) -> bytes:
+        return b"{}"
+
+
+class ForgetDevice(TokenOperation):
+    name = "ForgetDevice"
+    shape = (StringMember("AccessToken", pattern=r"[A-Za-z0-9-_=.]+", sensitive=True), DEVICE_KEY)
+    script = lua.FORGET_DEVICE
+    refusals: ClassVar[Mapping[bytes, Refusal]] = {
+        b"NO_DEVICE": (e.ResourceNotFoundException, e.DEVICE_NOT_FOUND)
+    }
+
+    def keys(self, route: Route, values: dict[str, Any]) -> tuple[str, ...]:
+        uk = route.user_keys
+        return (uk.devices, uk.device(values["DeviceKey"]))
+
+    def args(self, route: Route, values: dict[str, Any]) -> tuple[Any, ...]:
+        return (values["DeviceKey"],)
+
+    def answer(self, reply: list[Any], route: Route, values: dict[str, Any]) -> bytes:
+        return b"{}"
+
+
+VERIFIER = StructMember(
+    "DeviceSecretVerifierConfig",
+    (
+        StringMember("PasswordVerifier", min_len=0, max_len=131072),
+        StringMember("Salt", min_len=0, max_len=131072),
+    ),
+)
+
+
+class ConfirmDevice(TokenOperation):
+    name = "ConfirmDevice"
+    shape = (
+        ACCESS_TOKEN,
+        DEVICE_KEY,
+        VERIFIER,
+        StringMember("DeviceName", min_len=1, max_len=1024),
+    )
+    script = lua.CONFIRM_DEVICE
+    refusals: ClassVar[Mapping[bytes, Refusal]] = {
+        # Captured in aws-amplify/amplify-js #2705 and #8469, and boto3 #4059.
+        b"BAD_KEY": (e.InvalidParameterException, "Invalid device key given."),
+        # The model's DeviceKeyExistsException ("a device key that already exists"); no
+        # capture of its message exists, so it is inferred.
+        b"CONFIRMED": (e.DeviceKeyExistsException, "Device key already exists."),
+    }
+
+    def keys(self, route: Route, values: dict[str, Any]) -> tuple[str, ...]:
+        uk = route.user_keys
+        return (uk.devices, uk.device(values["DeviceKey"]))
+
+    def args(self, route: Route, values: dict[str, Any]) -> tuple[Any, ...]:
+        config = values["DeviceSecretVerifierConfig"] or {}
+        remembered = "not_remembered" if route.pool.remember_on_prompt else "remembered"
+        return (
+            values["DeviceKey"],
+            config.get("PasswordVerifier") or "",
+            config.get("Salt") or "",
+            values["DeviceName"] or "",
+            remembered,
+        )
+
+    def answer(self, reply: list[Any], route: Route, values: dict[str, Any]) -> bytes:
+        # With DeviceOnlyRememberedOnUserPrompt the user must opt in (UpdateDeviceStatus): the
+        # API reference's UserConfirmationNecessary.
+        if route.pool.remember_on_prompt:
+            return b'{"UserConfirmationNecessary":true}'
+        return b'{"UserConfirmationNecessary":false}'

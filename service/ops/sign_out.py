@@ -1,0 +1,91 @@
+"""Ending sessions: GlobalSignOut (an access token's whole user) and RevokeToken (one refresh
+token and the access tokens minted with it)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from .. import errors as e
+from .. import lua, pool_quota, refresh
+from ..connect import Transport
+from ..keys import UserKeys
+from ..pools import PoolRegistry
+from ..session import Refusal, Route, TokenOperation
+from ..settings import Settings
+from ..validation import StringMember, validate
+from .devices import ACCESS_TOKEN
+
+
+class GlobalSignOut(TokenOperation):
+    name = "GlobalSignOut"
+    shape = (ACCESS_TOKEN,)
+    script = lua.GLOBAL_SIGN_OUT
+    needs_device_tracking = False
+    # The model lists no UserNotFoundException for GlobalSignOut: a deleted user's still-valid
+    # token is answered as not authorized (inferred; no capture exists).
+    refusals: ClassVar[Mapping[bytes, Refusal]] = {
+        b"NO_USER": (e.NotAuthorizedException, e.USER_NOT_FOUND)
+    }
+
+    def answer(self, reply: list[Any], route: Route, values: dict[str, Any]) -> bytes:
+        return b"{}"
+
+
+TOKEN = StringMember("Token", required=True, pattern=r"[A-Za-z0-9-_=.]+", sensitive=True)
+CLIENT_ID = StringMember(
+    "ClientId", required=True, min_len=1, max_len=128, pattern=r"[\w+]+", sensitive=True
+)
+CLIENT_SECRET = StringMember(
+    "ClientSecret", min_len=24, max_len=64, pattern=r"[\w+]+", sensitive=True
+)
+LINKED = StringMember("RevokeAssociatedSessions", enum=("NONE", "LINKED"))
+# No capture gives these messages; they are inferred from the model's descriptions.
+UNSUPPORTED_TOKEN = "Unsupported token type."  # noqa: S105 (a message, not a secret)
+UNKNOWN_CLIENT = "Invalid client id."
+OTHER_CLIENT = "The refresh token was issued to another client."
+
+
+class RevokeToken:
+    """RevokeToken: revokes a refresh token and every access token sharing its origin_jti.
+
+    As the token revocation guide says, a token that is not valid (unreadable, expired, already
+    revoked, of another pool) is answered 200 and changes nothing. An access or ID token gets
+    UnsupportedTokenTypeException; a client id no live pool has, UnauthorizedException; a refresh
+    token of another client of the pool, UnauthorizedException ("you must use the same client
+    ID that was used to obtain the token").
+    """
+
+    name = "RevokeToken"
+    shape = (TOKEN, CLIENT_ID, CLIENT_SECRET, LINKED)
+
+    def __init__(self, settings: Settings, registry: PoolRegistry, pipe: Transport) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.pipe = pipe
+
+    async def __call__(self, body: dict[str, Any]) -> bytes:
+        values = validate(body, self.shape)
+        token, client_id = values["Token"], values["ClientId"]
+        if refresh.looks_like_jwt(token):
+            raise e.UnsupportedTokenTypeException(UNSUPPORTED_TOKEN)
+        pool = self.registry.by_client.get(client_id)
+        if pool is None and await self.registry.catch_up():
+            pool = self.registry.by_client.get(client_id)
+        if pool is None:
+            raise e.UnauthorizedException(UNKNOWN_CLIENT)
+        if self.settings.pool_rate_limit:
+            await pool_quota.take(self.pipe, self.settings, pool.id, self.name)
+        claims = refresh.unseal(pool, token)
+        if claims is None or claims.gen != pool.gen or claims.pool_id != pool.id:
+            return b"{}"
+        if claims.exp <= time.time():
+            return b"{}"
+        uk = UserKeys(pool.id, pool.gen, claims.username)
+        answer = await self.pipe.evalsha(
+            lua.REVOKE_REFRESH, (uk.user, uk.revoked, uk.refresh), (claims.origin_jti, client_id)
+        )
+        if answer == b"OTHER_CLIENT":
+            raise e.UnauthorizedException(OTHER_CLIENT)
+        return b"{}"

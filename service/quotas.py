@@ -1,0 +1,62 @@
+"""Cognito's request-rate quotas as data: each operation's category, and which are per user.
+
+Source: the developer guide's "Amazon Cognito user pools API operation categories and request
+rate quotas" (https://docs.aws.amazon.com/cognito/latest/developerguide/quotas.html). Real
+Cognito applies a category's quota to the whole account and region; here it applies per pool
+(one pool is usually one load test), when POOL_RATE_LIMIT is on. The per-user quotas ("Read
+user profile" and "Write user profile", 10 operations per user per second, with GetUser,
+GetDevice, InitiateAuth and RespondToAuthChallenge as the read examples and
+UpdateUserAttributes and SetUserSettings as the write ones) always apply, at USER_RATE_PER_S.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Default requests per second of each category, as the page lists them.
+CATEGORY_RPS: dict[str, float] = {
+    "UserAuthentication": 120,
+    "UserCreation": 50,
+    "UserFederation": 25,
+    "UserAccountRecovery": 30,
+    "UserRead": 120,
+    "UserUpdate": 25,
+    "UserToken": 120,
+    "UserResourceRead": 50,
+    "UserResourceUpdate": 25,
+    "UserList": 30,
+    "UserPoolRead": 15,
+    "UserPoolUpdate": 15,
+    "UserPoolResourceRead": 20,
+    "UserPoolResourceUpdate": 15,
+    "UserPoolClientRead": 15,
+    "UserPoolClientUpdate": 15,
+    "ClientAuthentication": 150,
+}
+
+
+@dataclass(frozen=True)
+class Quota:
+    """Where one operation's calls count."""
+
+    category: str
+    # The user's own bucket this operation draws from: "read", "write", or None when Cognito
+    # documents no per-user quota for it. Reads and writes are two buckets of one user.
+    per_user: str | None = None
+
+
+OPERATIONS: dict[str, Quota] = {
+    # Reads of a user's own devices are "read user profile" (GetDevice is the page's example).
+    "GetDevice": Quota("UserResourceRead", per_user="read"),
+    "ListDevices": Quota("UserResourceRead", per_user="read"),
+    # Changes to a user's own devices are "write user profile" calls.
+    "UpdateDeviceStatus": Quota("UserResourceUpdate", per_user="write"),
+    "ForgetDevice": Quota("UserResourceUpdate", per_user="write"),
+    "ConfirmDevice": Quota("UserResourceUpdate", per_user="write"),
+    "GlobalSignOut": Quota("UserUpdate", per_user="write"),
+    # RevokeToken takes a refresh token, not a session: only its category applies.
+    "RevokeToken": Quota("UserToken"),
+}
+
+# The user-hash fields of each per-user bucket (read by _session.lua).
+USER_BUCKET_FIELDS = {"read": "bucket", "write": "wbucket"}

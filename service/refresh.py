@@ -1,0 +1,82 @@
+"""Refresh tokens: opaque to clients, as Cognito's are (five-part JWE compact strings).
+
+What a refresh token names (pool, user, client, origin_jti, expiry) is sealed in it with
+AES-256-GCM under a key derived from its pool's secret, so only this service can read it and no
+one can forge or alter one; what revoking needs is in Redis, in the user's slot
+(keys.UserKeys.refresh: origin_jti -> client id). The header and the 256-byte second part
+mimic Cognito's RSA-OAEP/A256GCM tokens, so clients that look at the shape see what they expect.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+from dataclasses import dataclass
+
+import orjson
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from .pools import Pool
+
+_HEADER = base64.urlsafe_b64encode(
+    orjson.dumps({"cty": "JWT", "enc": "A256GCM", "alg": "RSA-OAEP"})
+).rstrip(b"=")
+# Cognito's refresh tokens live 30 days unless the app client says otherwise.
+DEFAULT_TTL_S = 30 * 86400
+
+
+@dataclass(frozen=True)
+class RefreshClaims:
+    pool_id: str
+    gen: str
+    username: str
+    sub: str
+    client_id: str
+    origin_jti: str
+    exp: int
+
+
+def _key(pool: Pool) -> AESGCM:
+    return AESGCM(hashlib.sha256(b"cgd-refresh-token:" + pool.secret).digest())
+
+
+def _b64(raw: bytes) -> bytes:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=")
+
+
+def _unb64(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def seal(pool: Pool, claims: RefreshClaims) -> str:
+    """The opaque refresh token for `claims`."""
+    iv = os.urandom(12)
+    payload = orjson.dumps(
+        [claims.pool_id, claims.gen, claims.username, claims.sub, claims.client_id,
+         claims.origin_jti, claims.exp]
+    )  # fmt: skip
+    sealed = _key(pool).encrypt(iv, payload, _HEADER)
+    parts = (_HEADER, _b64(os.urandom(256)), _b64(iv), _b64(sealed[:-16]), _b64(sealed[-16:]))
+    return b".".join(parts).decode()
+
+
+def unseal(pool: Pool, token: str) -> RefreshClaims | None:
+    """What `token` names, if it is a refresh token this pool sealed; None otherwise."""
+    parts = token.split(".")
+    if len(parts) != 5 or parts[0].encode() != _HEADER:
+        return None
+    try:
+        iv, body, tag = _unb64(parts[2]), _unb64(parts[3]), _unb64(parts[4])
+        payload = orjson.loads(_key(pool).decrypt(iv, body + tag, _HEADER))
+        pool_id, gen, username, sub, client_id, origin_jti, exp = payload
+    except (binascii.Error, ValueError, InvalidTag, TypeError):
+        return None
+    return RefreshClaims(pool_id, gen, username, sub, client_id, origin_jti, int(exp))
+
+
+def looks_like_jwt(token: str) -> bool:
+    """An access or ID token (three parts), not a refresh token."""
+    return token.count(".") == 2

@@ -1,0 +1,112 @@
+-- _session.lua: the session prelude every access-token operation's script starts with (the
+-- loader in service/lua.py puts _bucket.lua and this before the operation's own body; Redis
+-- sees one script, so a warm call of any token operation is one EVALSHA).
+--
+-- session() checks, in Cognito's order: the cached claims and their expiry (or stores freshly
+-- verified ones), that the user exists and is the token's, sign-out and revocation, the
+-- per-user bucket, enabled, and status. It returns nil and the server time (microseconds) when
+-- the caller may go on, or the refusal to return:
+-- {"MISS"} (not cached: verify and call again with store=1), {"EXPIRED"}, {"NO_USER"},
+-- {"REVOKED"}, {"THROTTLED"}, {"DISABLED"} or {"STATUS", status}.
+--
+-- KEYS[1] claims  HASH  cached verified claims of this access token: exp, iat (epoch seconds),
+--                       ojti (origin_jti or ""), sub
+-- KEYS[2] user    HASH  sub, status, enabled ("1" only), signed_out_ms, revoked ("1" once any
+--                       origin_jti is revoked), and the user's token buckets: <b>_tokens
+--                       (float) and <b>_ts_us (server microseconds) for b = bucket (reads)
+--                       and wbucket (writes)
+-- KEYS[3] revoked SET   revoked origin_jti values
+-- KEYS[4] index   ZSET  the user's cached digests by exp (written on store), so deleting a user
+--                       finds them; expired ones are dropped on each store
+-- ARGV[1] bucket  the per-user bucket this operation draws from ("bucket" or "wbucket"), or ""
+--                 for operations Cognito does not limit per user (no bucket is read or written)
+-- ARGV[2] rate    tokens added per second
+-- ARGV[3] burst   bucket size, in tokens
+-- ARGV[4] skew_ms a sign-out also revokes tokens whose iat is up to this far after it: 0 for
+--                 pools that mint with this Redis's clock, more for tokens of other clocks
+-- ARGV[5] store   1: the caller has just verified the token and passes its claims below; 0: use cache
+-- ARGV[6] exp     (store) token expiry, epoch seconds
+-- ARGV[7] iat     (store) token issue time, epoch seconds
+-- ARGV[8] ojti    (store) the token's origin_jti, or ""
+-- ARGV[9] sub     (store) the token's sub
+-- ARGV[10] max_ttl (store) upper bound of the cache entry's life, milliseconds
+-- ARGV[11] digest (store) the claims key's digest, recorded in the index
+-- An operation's own KEYS start at KEYS[5] and its own ARGV at ARGV[12].
+local function session()
+  local t = redis.call('TIME')
+  local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local now_ms = math.floor(now_us / 1000)
+  local store = tonumber(ARGV[5])
+  local bucket = ARGV[1]
+
+  local exp, iat, ojti, sub
+  if store == 1 then
+    exp = tonumber(ARGV[6])
+    iat = tonumber(ARGV[7])
+    ojti = ARGV[8]
+    sub = ARGV[9]
+  else
+    local c = redis.call('HMGET', KEYS[1], 'exp', 'iat', 'ojti', 'sub')
+    if not c[1] then
+      return {'MISS'}
+    end
+    exp = tonumber(c[1])
+    iat = tonumber(c[2])
+    ojti = c[3]
+    sub = c[4]
+  end
+  if exp * 1000 <= now_ms then
+    return {'EXPIRED'}
+  end
+
+  -- One read of the user hash gives the user's state, revocation flag and bucket.
+  local tokens_field = bucket .. '_tokens'
+  local ts_field = bucket .. '_ts_us'
+  local u = redis.call('HMGET', KEYS[2], 'status', 'enabled', 'signed_out_ms', 'sub', 'revoked',
+    tokens_field, ts_field)
+  -- A user deleted and created again under the same name is another user: the token's sub
+  -- must be the user's. Checked before anything is stored, so a deleted user's token never
+  -- recreates keys for them.
+  if not u[4] or u[4] ~= sub then
+    return {'NO_USER'}
+  end
+
+  if store == 1 then
+    local max_ttl_ms = tonumber(ARGV[10])
+    redis.call('HSET', KEYS[1], 'exp', ARGV[6], 'iat', ARGV[7], 'ojti', ojti, 'sub', sub)
+    redis.call('PEXPIRE', KEYS[1], math.min(exp * 1000 - now_ms, max_ttl_ms))
+    redis.call('ZADD', KEYS[4], exp, ARGV[11])
+    redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. math.floor(now_ms / 1000))
+    redis.call('PEXPIRE', KEYS[4], max_ttl_ms)
+  end
+
+  -- A sign-out revokes every token issued before it; iat has whole seconds, so a token issued
+  -- in the same second as the sign-out counts as earlier (revoking too much is the safe side).
+  local signed_out_ms = tonumber(u[3])
+  if signed_out_ms and iat * 1000 <= signed_out_ms + tonumber(ARGV[4]) then
+    return {'REVOKED'}
+  end
+  -- The set is consulted only for users who have had a token revoked (most never have).
+  if u[5] == '1' and ojti and ojti ~= '' and redis.call('SISMEMBER', KEYS[3], ojti) == 1 then
+    return {'REVOKED'}
+  end
+
+  if bucket ~= '' then
+    local left, taken = take_token(u[6], u[7], tonumber(ARGV[2]), tonumber(ARGV[3]), now_us)
+    redis.call('HSET', KEYS[2], tokens_field, left, ts_field, now_us)
+    if not taken then
+      return {'THROTTLED'}
+    end
+  end
+
+  -- Only "1" is enabled, and only the statuses that may hold tokens pass: anything else,
+  -- unknown or malformed (written by another system), is refused, never let through.
+  if u[2] ~= '1' then
+    return {'DISABLED'}
+  end
+  if u[1] ~= 'CONFIRMED' and u[1] ~= 'EXTERNAL_PROVIDER' then
+    return {'STATUS', u[1] or ''}
+  end
+  return nil, now_us
+end
+

@@ -1,0 +1,211 @@
+"""The one step every access-token operation shares: who is calling, and may they.
+
+An operation declares its input shape, its script (the Lua session prelude plus its own body)
+and its answer; this step validates the body, finds where the token's cached claims live,
+runs the script once (a warm call is one EVALSHA), verifies and stores the claims on a miss,
+applies the pool-wide quota, and turns the session's refusals into Cognito's errors.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from . import errors as e
+from . import metrics, pool_quota, tokens
+from .cache import BoundedCache
+from .connect import Transport
+from .keys import UserKeys
+from .pools import Pool, PoolRegistry
+from .quotas import OPERATIONS, USER_BUCKET_FIELDS
+from .settings import Settings
+from .transport import Script
+from .validation import Member, validate
+
+# Cache of token -> where its claims live, so a warm request skips decoding and digesting.
+# Bounded; oldest entries go first. Cleared whenever the pools change.
+# About 1.6 KB per token: at most ~26 MB per worker.
+ROUTE_CACHE_MAX = 16384
+# What the session passes when it stores nothing (store=0): exp, iat, ojti, sub, max_ttl, digest.
+_NO_STORE = ("", "", "", "", "", "")
+
+Refusal = tuple[type[e.CognitoError], str]
+
+# What the session prelude's answer codes mean on the wire.
+REFUSALS: dict[bytes, Refusal] = {
+    b"EXPIRED": (e.NotAuthorizedException, e.EXPIRED_TOKEN),
+    b"NO_USER": (e.UserNotFoundException, e.USER_NOT_FOUND),
+    b"REVOKED": (e.NotAuthorizedException, e.REVOKED_TOKEN),
+    b"THROTTLED": (e.TooManyRequestsException, e.THROTTLED),
+    b"DISABLED": (e.NotAuthorizedException, e.USER_DISABLED),
+}
+# Users whose status (Cognito's UserStatusType) holds no usable session. ARCHIVED, COMPROMISED,
+# UNKNOWN and anything unknown or malformed are refused as a disabled user is (inferred: no
+# capture of those answers exists); see the README's error table.
+STATUSES: dict[bytes, Refusal] = {
+    b"UNCONFIRMED": (e.UserNotConfirmedException, e.USER_NOT_CONFIRMED),
+    b"RESET_REQUIRED": (e.PasswordResetRequiredException, e.PASSWORD_RESET_REQUIRED),
+    b"FORCE_CHANGE_PASSWORD": (e.PasswordResetRequiredException, e.PASSWORD_RESET_REQUIRED),
+}
+REFUSED_STATUS: Refusal = (e.NotAuthorizedException, e.USER_DISABLED)
+
+
+class Route:
+    """Where one verified token's session lives: its pool, user keys and claims key."""
+
+    __slots__ = ("claims_key", "digest", "pool", "skew_ms", "user_keys", "username")
+
+    def __init__(self, pool: Pool, username: str, token: str, skew_ms: int) -> None:
+        self.pool = pool
+        self.username = username
+        self.user_keys = UserKeys(pool.id, pool.gen, username)
+        self.digest = tokens.digest(token)
+        self.claims_key = self.user_keys.claims(self.digest)
+        self.skew_ms = skew_ms if pool.external else 0
+
+    def session_keys(self) -> tuple[str, str, str, str]:
+        uk = self.user_keys
+        return (self.claims_key, uk.base, uk.revoked, uk.claims_index)
+
+
+class RouteCache(BoundedCache[str, Route]):
+    """token -> Route, per worker. Emptied when the pools change (routes hold Pool objects)."""
+
+    def __init__(self, registry: PoolRegistry, limit: int = ROUTE_CACHE_MAX) -> None:
+        super().__init__(limit)
+        registry.on_change.append(self.clear)
+
+
+class TokenOperation:
+    """One access-token operation: its shape, its script, its own keys and arguments, and its
+    answer. Subclasses set the class attributes and override what differs."""
+
+    name: str
+    shape: tuple[Member, ...]
+    script: Script
+    # The session's refusals this operation answers differently (its model's error list).
+    refusals: ClassVar[Mapping[bytes, Refusal]] = {}
+    # Checked before the session: an operation on devices needs device tracking on.
+    needs_device_tracking = True
+
+    def keys(self, route: Route, values: dict[str, Any]) -> tuple[str, ...]:
+        return ()
+
+    def args(self, route: Route, values: dict[str, Any]) -> tuple[Any, ...]:
+        return ()
+
+    def answer(self, reply: list[Any], route: Route, values: dict[str, Any]) -> bytes:
+        raise NotImplementedError
+
+
+class TokenStep:
+    """Runs a TokenOperation for a request body; everything but the operation's own part."""
+
+    def __init__(self, settings: Settings, registry: PoolRegistry, pipe: Transport) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.pipe = pipe
+        self.routes = RouteCache(registry)
+        self._skew_ms = int(settings.iat_skew_s * 1000)
+        self._max_ttl_ms = settings.claims_cache_max_ttl_s * 1000
+
+    def head(self, operation: TokenOperation) -> tuple[Any, ...]:
+        """The session's bucket arguments for `operation` (fixed per worker)."""
+        per_user = OPERATIONS[operation.name].per_user
+        if per_user is None:
+            return ("", 0, 0)
+        s = self.settings
+        return (USER_BUCKET_FIELDS[per_user], s.user_rate_per_s, s.user_burst)
+
+    async def run(
+        self, operation: TokenOperation, head: tuple[Any, ...], body: dict[str, Any]
+    ) -> bytes:
+        values = validate(body, operation.shape, known=self.routes)
+        token = values.get("AccessToken")
+        if token is None:
+            raise e.NotAuthorizedException(e.INVALID_TOKEN)
+        route = self.routes.get(token) or await self._route_caught_up(token, operation)
+        op_keys = operation.keys(route, values)
+        op_args = operation.args(route, values)
+        recorder = metrics.RECORDER
+        started = time.perf_counter()
+        reply = await self.pipe.evalsha(
+            operation.script,
+            (*route.session_keys(), *op_keys),
+            (*head, route.skew_ms, 0, *_NO_STORE, *op_args),
+        )
+        recorder.redis_call(time.perf_counter() - started)
+        if reply[0] != b"MISS":
+            recorder.cache_hits += 1
+        else:
+            recorder.cache_misses += 1
+            claims = await self._verify(token)
+            _check_pool(claims.pool, operation)
+            if claims.pool is not route.pool or claims.username != route.username:
+                # The pools were reloaded meanwhile, or the payload's claims were not what
+                # peek() read: place the cache entry by the verified claims.
+                route = Route(claims.pool, claims.username, token, self._skew_ms)
+                op_keys = operation.keys(route, values)
+                op_args = operation.args(route, values)
+            store = (
+                claims.exp, claims.iat, claims.origin_jti, claims.sub, self._max_ttl_ms,
+                route.digest,
+            )  # fmt: skip
+            reply = await self.pipe.evalsha(
+                operation.script,
+                (*route.session_keys(), *op_keys),
+                (*head, route.skew_ms, 1, *store, *op_args),
+            )
+        if token not in self.routes:
+            self.routes.put(token, route)
+        code = reply[0]
+        if code == b"OK":
+            if self.settings.pool_rate_limit:
+                # Only calls the session admitted count against the pool. One the pool refuses
+                # has still used its user token (as two independent quotas would).
+                await pool_quota.take(self.pipe, self.settings, route.pool.id, operation.name)
+            return operation.answer(reply, route, values)
+        refusal = operation.refusals.get(code) or REFUSALS.get(code)
+        if refusal is None:
+            refusal = STATUSES.get(reply[1], REFUSED_STATUS) if code == b"STATUS" else None
+        if refusal is None:
+            raise RuntimeError(f"{operation.name}: unexpected script answer {code!r}")
+        cls, message = refusal
+        raise cls(message)
+
+    def _route(self, token: str, operation: TokenOperation) -> Route:
+        peeked = tokens.peek(token, self.registry)
+        if peeked is None:
+            # Not even shaped like one of our pools' tokens: full verification says why.
+            tokens.verify(token, self.registry)
+            raise e.NotAuthorizedException(e.INVALID_TOKEN)
+        pool, username = peeked
+        if pool.deleted or (operation.needs_device_tracking and not pool.device_tracking):
+            # Verify before answering anything about the pool.
+            _check_pool(tokens.verify(token, self.registry).pool, operation)
+        return Route(pool, username, token, self._skew_ms)
+
+    async def _route_caught_up(self, token: str, operation: TokenOperation) -> Route:
+        try:
+            return self._route(token, operation)
+        except tokens.UnknownSigner:
+            # Perhaps a pool, key or client made a moment ago: catch up once, then decide.
+            if not await self.registry.catch_up():
+                raise
+            return self._route(token, operation)
+
+    async def _verify(self, token: str) -> tokens.Claims:
+        try:
+            return tokens.verify(token, self.registry)
+        except tokens.UnknownSigner:
+            if not await self.registry.catch_up():
+                raise
+            return tokens.verify(token, self.registry)
+
+
+def _check_pool(pool: Pool, operation: TokenOperation) -> None:
+    if pool.deleted:
+        raise e.ResourceNotFoundException(e.pool_not_found(pool.id))
+    if operation.needs_device_tracking and not pool.device_tracking:
+        raise e.InvalidUserPoolConfigurationException(e.DEVICE_TRACKING_OFF)
