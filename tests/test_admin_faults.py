@@ -422,14 +422,12 @@ def test_out_of_memory_at_the_edge(small: RedisServer, what: str) -> None:
     made: list[str] = []
     try:
         for i in range(3_000):  # a few hundred fill 100 KB
-            name = f"{what}-{i}"
+            name = f"{what}-{i}" if what == "create_user" else f"us-east-1_{uuid.UUID(int=i)}"
             try:
                 if what == "create_user":
                     run(small.url, lambda r, n=name: store.create_user(r, POOL, n))
                 else:
-                    key = f"us-east-1_{uuid.UUID(int=i)}"
-                    run(small.url, lambda r, k=key: store.add_device(r, user, key=k))
-                    name = key
+                    run(small.url, lambda r, k=name: store.add_device(r, user, key=k))
             except ResponseError as exc:
                 assert _is_oom(exc), exc
                 refused = name
