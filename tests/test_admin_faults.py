@@ -20,7 +20,8 @@ import signal
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, cast
 
 import pytest
 import redis
@@ -31,7 +32,6 @@ from redis.exceptions import OutOfMemoryError, ResponseError
 from service import keys, lua, store
 from service.settings import Settings
 from tests.conftest import RedisServer, make_settings
-from tests.helpers_tokens import new_rsa_key, public_jwk
 
 POOL = "us-east-1_FaultPool"
 USERNAME = "x:1}/faulty"  # the key encoding's awkward characters
@@ -45,7 +45,7 @@ ADMIN_SCRIPTS = (
 Dump = dict[str, Any]
 
 
-def dump(client: redis.Redis) -> Dump:
+def dump(client: Any) -> Dump:
     """Every key with its whole value (test code only: KEYS on a tiny database)."""
     out: Dump = {}
     for raw in client.keys("*"):
@@ -104,7 +104,7 @@ async def prepare(r: aioredis.Redis, settings: Settings, steps: list[str]) -> di
         await r.hset(k.claims("d1"), mapping={"exp": "9999999999", "iat": "1", "sub": user.sub})
         await r.zadd(k.claims_index, {"d1": 9999999999})
     raw_gen = await r.hget(keys.pool(POOL), "gen")
-    ctx["gen"] = raw_gen.decode() if raw_gen else None
+    ctx["gen"] = raw_gen.decode() if isinstance(raw_gen, bytes) else raw_gen
     ctx["issuer"] = settings.issuer(POOL)
     for script in ADMIN_SCRIPTS:  # loaded, so every run sends the same commands
         await r.script_load(script.source)
@@ -256,6 +256,13 @@ CASES = [
 CASE_IDS = [c.name for c in CASES]
 
 
+def bound(
+    case: Case, settings: Settings, ctx: dict[str, Any]
+) -> Callable[[aioredis.Redis], Awaitable[Any]]:
+    """The case's write, ready to run on a client."""
+    return lambda r: case.write(r, settings, ctx)
+
+
 def judge(case: Case, before: Dump, after: Dump, ctx: dict[str, Any]) -> str:
     """'none' if nothing changed, 'whole' if the write's whole effect is there; else fail."""
     if after == before:
@@ -298,11 +305,6 @@ def small() -> Iterator[RedisServer]:
     server.start()
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def jwks_doc() -> dict[str, Any]:
-    return {"keys": [public_jwk(new_rsa_key(), "fault-kid")]}
 
 
 def run(url: str, fn: Callable[[aioredis.Redis], Awaitable[Any]], **kw: Any) -> Any:
@@ -384,7 +386,7 @@ def test_out_of_memory_writes_whole_or_nothing(small: RedisServer, case: Case) -
     try:
         _fill(sync)
         try:
-            run(small.url, lambda r: case.write(r, settings, ctx))
+            run(small.url, bound(case, settings, ctx))
         except ResponseError as exc:
             assert _is_oom(exc), exc
             outcome = "none"
@@ -396,7 +398,7 @@ def test_out_of_memory_writes_whole_or_nothing(small: RedisServer, case: Case) -
         # The fault clears: the same write succeeds and is whole.
         sync.config_set("maxmemory", 0)
         if outcome == "none":
-            run(small.url, lambda r: case.write(r, settings, ctx))
+            run(small.url, bound(case, settings, ctx))
         assert state_after(small.url, case, before, ctx) == "whole"
     finally:
         sync.config_set("maxmemory", 0)
@@ -425,9 +427,9 @@ def test_out_of_memory_at_the_edge(small: RedisServer, what: str) -> None:
             name = f"{what}-{i}" if what == "create_user" else f"us-east-1_{uuid.UUID(int=i)}"
             try:
                 if what == "create_user":
-                    run(small.url, lambda r, n=name: store.create_user(r, POOL, n))
+                    run(small.url, partial(store.create_user, pool_id=POOL, username=name))
                 else:
-                    run(small.url, lambda r, k=name: store.add_device(r, user, key=k))
+                    run(small.url, partial(store.add_device, user=user, key=name))
             except ResponseError as exc:
                 assert _is_oom(exc), exc
                 refused = name
@@ -443,7 +445,7 @@ def test_out_of_memory_at_the_edge(small: RedisServer, what: str) -> None:
                 exists = sync.exists(keys.UserKeys(POOL, gen, name).user)
                 assert exists == (name != refused)
         else:
-            members = {m.decode() for m in sync.smembers(k.devices)}
+            members = {m.decode() for m in cast(set[bytes], sync.smembers(k.devices))}
             assert members == set(made)  # every success, and not the refused one
             assert not sync.exists(k.device(refused))
             assert all(sync.hget(k.device(d), "key") == d.encode() for d in made[-3:])
@@ -480,14 +482,14 @@ class Crashing(aioredis.Redis):
         index = self.sent
         self.sent += 1
         if self.plan is None or self.plan[0] != index:
-            return await super().execute_command(*args, **options)
+            return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
         proc = self.server.proc
         assert proc is not None
         if self.plan[1] == "before":
             self.server.kill()
-            return await super().execute_command(*args, **options)
+            return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
         os.kill(proc.pid, signal.SIGSTOP)
-        pending = asyncio.ensure_future(super().execute_command(*args, **options))
+        pending = asyncio.ensure_future(super().execute_command(*args, **options))  # type: ignore[no-untyped-call]
         await asyncio.sleep(0.02)  # the command is on its way, the server frozen
         assert not pending.done()
         self.server.kill()
@@ -495,7 +497,9 @@ class Crashing(aioredis.Redis):
 
 
 def crashing(server: Durable, plan: tuple[int, str] | None) -> Crashing:
-    client = Crashing.from_url(server.url, socket_timeout=5, socket_connect_timeout=5)
+    client = cast(
+        Crashing, Crashing.from_url(server.url, socket_timeout=5, socket_connect_timeout=5)
+    )
     client.server = server
     client.plan = plan
     return client
@@ -507,7 +511,7 @@ def test_killed_mid_write_whole_or_nothing(durable: Durable, case: Case) -> None
     # A clean run counts the commands the write sends.
     ctx, before = fresh(durable.url, settings, case)
     counter = crashing(durable, None)
-    run(durable.url, lambda r: case.write(r, settings, ctx), client=counter)
+    run(durable.url, bound(case, settings, ctx), client=counter)
     assert state_after(durable.url, case, before, ctx) == "whole"
     commands = counter.sent
     assert commands >= 1
@@ -516,15 +520,19 @@ def test_killed_mid_write_whole_or_nothing(durable: Durable, case: Case) -> None
         for mode in ("before", "in flight"):
             ctx, before = fresh(durable.url, settings, case)
             client = crashing(durable, (index, mode))
+            write = bound(case, settings, ctx)
             with pytest.raises(RedisConnectionError):
-                run(durable.url, lambda r, c=ctx: case.write(r, settings, c), client=client)
+                run(durable.url, write, client=client)
             durable.restart()  # from the AOF: what was acknowledged before the kill
-            outcome = state_after(durable.url, case, before, ctx)
-            outcomes.add(outcome)
             where = f"killed {mode} command {index + 1} of {commands}"
-            if outcome == "none":
-                # Nothing left behind blocks the same write now.
-                run(durable.url, lambda r, c=ctx: case.write(r, settings, c))
-                assert state_after(durable.url, case, before, ctx) == "whole", where
-    # The last command is the one that makes the write; killed before it, nothing was made.
+            try:
+                outcome = state_after(durable.url, case, before, ctx)
+                outcomes.add(outcome)
+                if outcome == "none":
+                    # Nothing left behind blocks the same write now.
+                    run(durable.url, write)
+                    assert state_after(durable.url, case, before, ctx) == "whole"
+            except AssertionError as exc:
+                raise AssertionError(f"{where}: {exc}") from exc
+    # Killed before its first command, nothing was made (the judge can tell "none").
     assert "none" in outcomes

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import urllib.request
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -136,10 +136,12 @@ class AdminModel(RuleBasedStateMachine):
         self.incarnations += 1
         return ModelPool(self.incarnations, device_tracking=device_tracking)
 
-    def _call(self, fn: Callable[[aioredis.Redis], Awaitable[T]], refused: str | None) -> T | None:
+    def _call(
+        self, fn: Callable[[aioredis.Redis], Coroutine[Any, Any, T]], refused: str | None
+    ) -> T | None:
         """Run one admin write; it must fail with exactly `refused` (a StoreError), or succeed."""
         try:
-            result = self.runner.run(fn(self.r))  # type: ignore[arg-type]
+            result: T = self.runner.run(fn(self.r))
         except store.StoreError as exc:
             assert refused is not None, f"unexpected refusal: {exc}"
             assert str(exc) == refused
