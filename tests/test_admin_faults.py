@@ -363,19 +363,10 @@ def _is_oom(exc: BaseException) -> bool:
 
 
 # A script's first write decides whether Redis refuses it when memory is full (later writes
-# always go through, so a script is never cut in two). On Redis 6.2 (the one the tests find)
-# any write counts, even DEL of a missing key: add_device.lua and create_pool.lua begin with
-# one, so they always write past `maxmemory`. Whole, but never refused.
-BYPASS = (
-    "BUG: the script begins with DEL (of a key that is usually missing), which on Redis 6.2 "
-    "lets every later write in it past maxmemory/noeviction: the write is whole, but never refused"
-)
-OOM_CASES = [
-    pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=BYPASS))
-    if c.name in ("create_pool", "add_device")
-    else c
-    for c in CASES
-]
+# always go through, so a script is never cut in two). On Redis 6.2 any write counts, even a DEL
+# of a missing key: add_device.lua and create_pool.lua once began with one and so always wrote
+# past `maxmemory`; they now delete only what exists, and these cases hold them to it.
+OOM_CASES = CASES
 
 
 @pytest.mark.parametrize("case", OOM_CASES, ids=CASE_IDS)
@@ -409,7 +400,7 @@ def test_out_of_memory_writes_whole_or_nothing(small: RedisServer, case: Case) -
     "what",
     [
         "create_user",
-        pytest.param("add_device", marks=pytest.mark.xfail(strict=True, reason=BYPASS)),
+        "add_device",
     ],
 )
 def test_out_of_memory_at_the_edge(small: RedisServer, what: str) -> None:

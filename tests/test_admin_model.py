@@ -475,9 +475,10 @@ class AdminModel(RuleBasedStateMachine):
             assert answer.status == 200, (answer.status, answer.body, token, device_key)
             device = answer.json()["Device"]
             assert device["DeviceKey"] == device_key
+            # A user's own calls show no owner: the device key (unique to its user) and the
+            # exact attributes say whose device this is.
             attributes = {a["Name"]: a["Value"] for a in device["DeviceAttributes"]}
-            assert attributes["dev:device_owner"] == want[1]
-            assert attributes["dev:device_remembered_status"] == "remembered"
+            assert set(attributes) <= {"device_status", "device_name", "last_ip_used"}
             assert attributes["device_status"] == "valid"
 
 

@@ -18,6 +18,8 @@ from tests.helpers_tokens import AMZ_JSON, TARGET, get_device
 
 THROTTLED = ("TooManyRequestsException", "Too many requests")
 OK = ("OK", "")
+POOL_ID = "us-east-1_LocalPool"
+READS = "UserResourceRead"  # the category GetDevice counts in (service/quotas.py)
 
 
 async def _one(
@@ -103,7 +105,7 @@ async def test_the_pool_wide_bucket_is_off_by_default(live_factory: Any) -> None
     users = [await asyncio.to_thread(_user, helper, f"user{i}") for i in range(3)]
     calls = [(server.url, token, device) for _, device, token in users for _ in range(5)]
     assert await fire(calls) == Counter({OK: 15})
-    assert not helper.redis.exists(keys.pool_bucket(helper.settings.default_pool_id, "UserResourceRead"))
+    assert not helper.redis.exists(keys.pool_bucket(POOL_ID, READS))
 
 
 async def test_the_pool_wide_bucket_throttles_across_users(live_factory: Any) -> None:
@@ -117,7 +119,7 @@ async def test_the_pool_wide_bucket_throttles_across_users(live_factory: Any) ->
     users = [await asyncio.to_thread(_user, helper, f"user{i}") for i in range(3)]
     calls = [(server.url, token, device) for _, device, token in users for _ in range(10)]
     assert await fire(calls) == Counter({OK: 5, THROTTLED: 25})
-    assert helper.redis.exists(keys.pool_bucket(helper.settings.default_pool_id, "UserResourceRead"))
+    assert helper.redis.exists(keys.pool_bucket(POOL_ID, READS))
     # A user who has not sent anything yet is throttled by the pool too.
     _, device, token = await asyncio.to_thread(_user, helper, "late")
     assert await fire([(server.url, token, device)]) == Counter({THROTTLED: 1})
