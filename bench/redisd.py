@@ -15,6 +15,7 @@ from typing import Any
 
 import redis
 
+import service.ops  # noqa: F401  (the operations register their scripts in lua.ALL)
 from service import lua
 from service.embedded import EmbeddedRedisError, find_redis_server
 

@@ -69,7 +69,7 @@ class ListDevices(TokenOperation):
         IntMember("Limit", min_value=0, max_value=60),
         StringMember("PaginationToken", min_len=1, pattern=r"[\S]+"),
     )
-    script = lua.LIST_DEVICES
+    script = lua.session_script("list_devices")
 
     def keys(self, route: Route, values: dict[str, Any]) -> tuple[str, ...]:
         return (route.user_keys.devices,)
@@ -130,7 +130,7 @@ class UpdateDeviceStatus(TokenOperation):
         DEVICE_KEY,
         StringMember("DeviceRememberedStatus", enum=("remembered", "not_remembered")),
     )
-    script = lua.UPDATE_DEVICE_STATUS
+    script = lua.session_script("update_device_status")
     refusals: ClassVar[Mapping[bytes, Refusal]] = {
         b"NO_DEVICE": (e.ResourceNotFoundException, e.DEVICE_NOT_FOUND)
     }
@@ -156,7 +156,7 @@ class UpdateDeviceStatus(TokenOperation):
 class ForgetDevice(TokenOperation):
     name = "ForgetDevice"
     shape = (StringMember("AccessToken", pattern=r"[A-Za-z0-9-_=.]+", sensitive=True), DEVICE_KEY)
-    script = lua.FORGET_DEVICE
+    script = lua.session_script("forget_device")
     refusals: ClassVar[Mapping[bytes, Refusal]] = {
         b"NO_DEVICE": (e.ResourceNotFoundException, e.DEVICE_NOT_FOUND)
     }
@@ -189,7 +189,7 @@ class ConfirmDevice(TokenOperation):
         VERIFIER,
         StringMember("DeviceName", min_len=1, max_len=1024),
     )
-    script = lua.CONFIRM_DEVICE
+    script = lua.session_script("confirm_device")
     refusals: ClassVar[Mapping[bytes, Refusal]] = {
         # Captured in aws-amplify/amplify-js #2705 and #8469, and boto3 #4059.
         b"BAD_KEY": (e.InvalidParameterException, "Invalid device key given."),

@@ -21,7 +21,7 @@ from .devices import ACCESS_TOKEN
 class GlobalSignOut(TokenOperation):
     name = "GlobalSignOut"
     shape = (ACCESS_TOKEN,)
-    script = lua.GLOBAL_SIGN_OUT
+    script = lua.session_script("global_sign_out")
     needs_device_tracking = False
     # The model lists no UserNotFoundException for GlobalSignOut: a deleted user's still-valid
     # token is answered as not authorized (inferred; no capture exists).
@@ -33,6 +33,7 @@ class GlobalSignOut(TokenOperation):
         return b"{}"
 
 
+REVOKE_REFRESH = lua.hot_script("revoke_refresh")
 TOKEN = StringMember("Token", required=True, pattern=r"[A-Za-z0-9-_=.]+", sensitive=True)
 CLIENT_ID = StringMember(
     "ClientId", required=True, min_len=1, max_len=128, pattern=r"[\w+]+", sensitive=True
@@ -84,7 +85,7 @@ class RevokeToken:
             return b"{}"
         uk = UserKeys(pool.id, pool.gen, claims.username)
         answer = await self.pipe.evalsha(
-            lua.REVOKE_REFRESH, (uk.user, uk.revoked, uk.refresh), (claims.origin_jti, client_id)
+            REVOKE_REFRESH, (uk.user, uk.revoked, uk.refresh), (claims.origin_jti, client_id)
         )
         if answer == b"OTHER_CLIENT":
             raise e.UnauthorizedException(OTHER_CLIENT)
