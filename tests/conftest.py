@@ -32,7 +32,7 @@ import redis.cluster
 import uvloop
 from aiohttp import web
 
-from service import connect, keys, store
+from service import cluster, connect, keys, store
 from service.app import create_app
 from service.cli import mint_token
 from service.embedded import find_redis_server
@@ -204,7 +204,7 @@ class LiveServer:
         await site.start()
         server = site._server
         assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
         self._stop = asyncio.Event()
         self._ready.set()
         await self._stop.wait()
@@ -225,8 +225,8 @@ class LiveServer:
 
 def sync_client(url: str) -> Any:
     """redis-py's synchronous client for a single-node or cluster URL."""
-    if connect.is_cluster(url):
-        c = connect.parse_cluster_url(url)
+    if cluster.is_cluster(url):
+        c = cluster.parse_cluster_url(url)
         nodes = [redis.cluster.ClusterNode(h, p) for h, p in c.nodes]
         return redis.RedisCluster(startup_nodes=nodes, password=c.password)
     return redis.Redis.from_url(url)
@@ -312,7 +312,7 @@ def clean_redis(settings: Settings) -> None:
 def flush(settings: Settings) -> None:
     """Empty a single-node or cluster Redis, then create the default pool again."""
     client = sync_client(settings.redis_url)
-    if connect.is_cluster(settings.redis_url):
+    if cluster.is_cluster(settings.redis_url):
         client.flushall(target_nodes=redis.RedisCluster.PRIMARIES)
     else:
         client.flushall()

@@ -178,6 +178,11 @@ def new_rsa_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
+def _raw(value: bytes | str) -> bytes:
+    """A reply of redis-py's (bytes; typed bytes | str) as bytes."""
+    return value if isinstance(value, bytes) else value.encode()
+
+
 def public_jwk(key: rsa.RSAPrivateKey, kid: str) -> dict[str, str]:
     """The public JWK of `key`, as a JWKS lists it."""
     numbers = key.public_key().public_numbers()
@@ -194,7 +199,7 @@ def public_jwk(key: rsa.RSAPrivateKey, kid: str) -> dict[str, str]:
 def private_key_of_pool(client: redis.Redis, pool_id: str) -> rsa.RSAPrivateKey:
     pem = client.hget(keys.pool(pool_id), "private_pem")
     assert pem is not None, f"pool {pool_id} has no private key"
-    loaded = serialization.load_pem_private_key(pem, password=None)
+    loaded = serialization.load_pem_private_key(_raw(pem), password=None)
     assert isinstance(loaded, rsa.RSAPrivateKey)
     return loaded
 
@@ -212,7 +217,7 @@ def user_keys_in_redis(client: redis.Redis, pool_id: str, username: str) -> list
     """Every key stored under one user's hash tag (SCAN: test code only, never a request path)."""
     gen = client.hget(keys.pool(pool_id), "gen")
     assert gen is not None, f"pool {pool_id} has no generation"
-    base = keys.UserKeys(pool_id, gen.decode(), username).base
+    base = keys.UserKeys(pool_id, _raw(gen).decode(), username).base
     pattern = _glob_escape(base) + "*"
     return sorted(k.decode() for k in client.scan_iter(match=pattern, count=1000))
 

@@ -473,14 +473,14 @@ class Crashing(aioredis.Redis):
         index = self.sent
         self.sent += 1
         if self.plan is None or self.plan[0] != index:
-            return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+            return await super().execute_command(*args, **options)
         proc = self.server.proc
         assert proc is not None
         if self.plan[1] == "before":
             self.server.kill()
-            return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+            return await super().execute_command(*args, **options)
         os.kill(proc.pid, signal.SIGSTOP)
-        pending = asyncio.ensure_future(super().execute_command(*args, **options))  # type: ignore[no-untyped-call]
+        pending = asyncio.ensure_future(super().execute_command(*args, **options))
         await asyncio.sleep(0.02)  # the command is on its way, the server frozen
         assert not pending.done()
         self.server.kill()

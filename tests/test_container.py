@@ -215,7 +215,7 @@ def test_image_holds_no_build_tools_sources_or_wheels_and_the_locked_versions(
     )
     python_version, dists = json.loads(listing)
     installed = {canonicalize_name(name): version for name, version in dists.items()}
-    assert installed.pop("cognito-device-api") == "0.1.0"
+    assert installed.pop(canonicalize_name("cognito-device-api")) == "0.1.0"
     locked = pins(
         PROJECT / "requirements" / f"{variant}.txt",
         {"python_full_version": python_version, "python_version": python_version[:4]},

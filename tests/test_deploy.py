@@ -106,7 +106,9 @@ def test_dockerfile_final_stage_runs_the_server_as_pid_1_and_non_root() -> None:
     env: dict[str, str] = {}
     for word, rest in final:
         if word == "ENV":
-            env.update(item.split("=", 1) for item in shlex.split(rest))
+            for item in shlex.split(rest):
+                name, _, value = item.partition("=")
+                env[name] = value
     assert env["HOST"] == "0.0.0.0"
     settings = Settings.from_env({k: v for k, v in env.items() if k in ENV_VARS.values()})
     # DATA_DIR exists and belongs to the user the server runs as.
@@ -142,7 +144,7 @@ def test_docker_build_context_holds_what_the_build_copies_and_nothing_else() -> 
     rules = _dockerignore()
     for name in (".git", ".venv", "tests", "bench", "deploy", "service/__pycache__"):
         assert not _in_context(f"{name}/x.py", rules), name
-    context = set()
+    context: set[str] = set()
     for top in PROJECT.iterdir():  # what is left out at the top is not walked
         if _in_context(top.name, rules):
             files = [top] if top.is_file() else [p for p in top.rglob("*") if p.is_file()]

@@ -28,7 +28,7 @@ ALLOWED_STATUSES = {200, 400, 403, 404, 413}
 
 # Header text that http.client can send and an HTTP parser must accept: visible ASCII, space,
 # and the latin-1 upper half (which arrives as raw bytes, not valid UTF-8).
-HEADER_CHARS = st.characters(codec="latin-1", exclude_categories=("Cc",), exclude_characters="\x7f")
+HEADER_CHARS = st.characters(codec="latin-1", exclude_categories=["Cc"], exclude_characters="\x7f")
 header_text = st.text(HEADER_CHARS, max_size=40).map(str.strip)
 
 json_scalars = st.one_of(

@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 from redis.crc import key_slot
 
 from service import connect, keys, store
+from service.pools import text
 from service.settings import Settings
 from tests.conftest import Admin, LiveServer
 from tests.helpers_tokens import (
@@ -158,7 +159,7 @@ async def test_sign_out_uses_redis_time(r: aioredis.Redis) -> None:
     after = await store.server_ms(r)
     assert before <= cutoff <= after
     user = await store.get_user(r, POOL, "erin")
-    assert int(await r.hget(user.keys.user, "signed_out_ms")) == cutoff
+    assert int(await r.hget(user.keys.user, "signed_out_ms") or 0) == cutoff
 
 
 async def test_add_device(r: aioredis.Redis) -> None:
@@ -169,7 +170,7 @@ async def test_add_device(r: aioredis.Redis) -> None:
         fields["key"],
     )
     stored = {
-        k.decode(): v.decode()
+        text(k): text(v)
         for k, v in (await r.hgetall(user.keys.device(fields["key"]))).items()
     }
     assert stored == fields

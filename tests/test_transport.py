@@ -158,6 +158,9 @@ def test_error_replies_are_typed_once(
 
 async def test_error_replies_reach_their_waiter_typed(redis_url: str) -> None:
     pipe = RedisPipe(redis_url, 2.0, 1000)
+    missing: object
+    other: object
+    after: object
     missing, other, after = await asyncio.gather(
         pipe.execute("EVALSHA", "0" * 40, 0),
         pipe.execute("NOSUCHCOMMAND"),
