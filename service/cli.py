@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
-from . import connect, embedded, logs, store, tokens
+from . import clients, connect, embedded, logs, store, tokens
 from .admin_input import client_id as valid_client_id
 from .admin_input import device_key as valid_device_key
 from .admin_input import ttl_s as valid_ttl_s
@@ -77,7 +77,7 @@ def _pool_view(record: dict[str, str]) -> dict[str, Any]:
     return {
         "Id": record["id"],
         "Issuer": record["issuer"],
-        "ClientIds": orjson.loads(record["clients"]),
+        "ClientIds": list(clients.parse(orjson.loads(record["clients"]))),
         "DeviceTracking": record["device_tracking"] == "1",
         "JwksUrl": record.get("jwks_url"),
         "DeviceConfiguration": {
@@ -201,9 +201,8 @@ async def token(args: argparse.Namespace, settings: Settings, r: aioredis.Redis)
     if not args.with_refresh:
         sys.stdout.write(value + "\n")
         return
-    client_id = (
-        args.client_id or sorted(orjson.loads((await store.pool_record(r, pool_id))["clients"]))[0]
-    )
+    record = await store.pool_record(r, pool_id)
+    client_id = args.client_id or sorted(clients.parse(orjson.loads(record["clients"])))[0]
     user = await store.get_user(r, pool_id, args.username)
     refresh_token = await store.mint_refresh(
         r, pool_id, user, client_id=client_id, origin_jti=origin_jti

@@ -14,7 +14,8 @@ import orjson
 import redis.asyncio as aioredis
 from jose.backends.base import Key
 
-from . import jwks, keys
+from . import clients, jwks, keys
+from .clients import AppClient
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class Pool:
     gen: str = "0"
     device_tracking: bool = True
     clients: frozenset[str] = frozenset()
+    app_clients: Mapping[str, AppClient] = field(default_factory=dict)
     deleted: bool = False
     # The pool trusts keys it did not make (a file or URL): their tokens' iat comes from
     # another clock, so sign-out cut-offs allow for skew (see get_device.lua).
@@ -74,9 +76,7 @@ def pool_from_record(record: Mapping[str, str], external_jwks: Any = None) -> Po
     issuer = record["issuer"]
     if not isinstance(issuer, str) or not issuer:
         raise ValueError("empty issuer")
-    clients = orjson.loads(record.get("clients") or "[]")
-    if not isinstance(clients, list) or not all(isinstance(c, str) for c in clients):
-        raise ValueError("clients must be a JSON list of strings")
+    app_clients = clients.parse(orjson.loads(record.get("clients") or "[]"))
     docs = [jwks.validate(orjson.loads(record.get("jwks") or '{"keys":[]}'), min_keys=0)]
     if external_jwks is not None:
         docs.append(external_jwks)
@@ -89,7 +89,8 @@ def pool_from_record(record: Mapping[str, str], external_jwks: Any = None) -> Po
         region=record.get("region") or pool_id.split("_", 1)[0],
         gen=gen,
         device_tracking=record.get("device_tracking", "1") == "1",
-        clients=frozenset(clients),
+        clients=frozenset(app_clients),
+        app_clients=app_clients,
         deleted=record.get("deleted", "0") == "1",
         external="private_pem" not in record,
         keys=parsed,
