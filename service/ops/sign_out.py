@@ -3,6 +3,7 @@ token and the access tokens minted with it)."""
 
 from __future__ import annotations
 
+import hmac
 import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -46,6 +47,7 @@ LINKED = StringMember("RevokeAssociatedSessions", enum=("NONE", "LINKED"))
 UNSUPPORTED_TOKEN = "Unsupported token type."  # noqa: S105 (a message, not a secret)
 UNKNOWN_CLIENT = "Invalid client id."
 OTHER_CLIENT = "The refresh token was issued to another client."
+BAD_SECRET = "Invalid client secret."  # noqa: S105 (a message, not a secret)
 
 
 class RevokeToken:
@@ -76,6 +78,13 @@ class RevokeToken:
             pool = self.registry.by_client.get(client_id)
         if pool is None:
             raise e.UnauthorizedException(UNKNOWN_CLIENT)
+        client = pool.app_clients[client_id]
+        if client.secret is not None and not hmac.compare_digest(
+            (values["ClientSecret"] or "").encode(), client.secret.encode()
+        ):
+            # A confidential client must authenticate, as the revocation endpoint's
+            # invalid_client (401) says for it.
+            raise e.UnauthorizedException(BAD_SECRET)
         if self.settings.pool_rate_limit:
             await pool_quota.take(self.pipe, self.settings, pool.id, self.name)
         claims = refresh.unseal(pool, token)
