@@ -15,7 +15,6 @@ import random
 import subprocess
 import sys
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ import pytest
 import redis
 from botocore.exceptions import ClientError
 
-from service import cli, keys, store
+from service import cli, store
 from tests.conftest import (
     Admin,
     LiveServer,
@@ -505,7 +504,7 @@ def test_session_refusals_on_every_operation(
 
 
 def test_deleted_user(cognito: Any, admin: Admin) -> None:
-    user, device, token = admin.user_with_device("sara")
+    _, device, token = admin.user_with_device("sara")
     cold = admin.token("sara", origin_jti="never-used")
     assert listed_keys(cognito, token) == [device]  # warm
     admin.run(lambda r: store.delete_user(r, POOL, "sara"))
@@ -780,7 +779,7 @@ def test_wrong_json_types(
 def test_revoke_token_errors_and_silent_successes(
     roomy: tuple[LiveServer, Admin, Any],
 ) -> None:
-    server, admin, cognito = roomy
+    _, admin, cognito = roomy
     pool = "us-east-1_TwoClients"
     make_pool(admin, pool, client_ids=["webclient", "mobileclient"])
     user = admin.create_user("bea", pool_id=pool)
@@ -846,3 +845,477 @@ def test_revoke_token_errors_and_silent_successes(
     admin.run(lambda r: store.delete_user(r, pool, "bea"))
     assert body_of(cognito.revoke_token(Token=mobile, ClientId="mobileclient")) == {}
     assert user_keys_in_redis(admin.redis, pool, "bea") == []
+
+
+# -- pagination ----------------------------------------------------------------------------------
+def walk(cognito: Any, token: str, **kw: Any) -> list[dict[str, Any]]:
+    """Every page of the user's devices, following PaginationToken."""
+    pages = [body_of(cognito.list_devices(AccessToken=token, **kw))]
+    while "PaginationToken" in pages[-1]:
+        follow = pages[-1]["PaginationToken"]
+        pages.append(body_of(cognito.list_devices(AccessToken=token, PaginationToken=follow, **kw)))
+        assert len(pages) < 200, "pagination does not end"
+    return pages
+
+
+def page_keys(page: dict[str, Any]) -> list[str]:
+    return [d["DeviceKey"] for d in page["Devices"]]
+
+
+def test_default_page_holds_sixty(roomy: tuple[LiveServer, Admin, Any]) -> None:
+    _, admin, cognito = roomy
+    user = admin.create_user("pia")
+    want = listing_order(add_devices(admin, user, 61))
+    token = admin.token("pia")
+    for limit in ({}, {"Limit": 0}):
+        pages = walk(cognito, token, **limit)
+        assert [len(p["Devices"]) for p in pages] == [60, 1], limit
+        assert [k for p in pages for k in page_keys(p)] == want
+        assert isinstance(pages[0]["PaginationToken"], str)
+        assert list(pages[1]) == ["Devices"]
+
+
+def test_every_limit_pages_through_everything_once(roomy: tuple[LiveServer, Admin, Any]) -> None:
+    _, admin, cognito = roomy
+    user = admin.create_user("quentin")
+    added = add_devices(admin, user, 61)
+    # Several devices created in the same millisecond: the key breaks the tie.
+    for fields in added[:20]:
+        admin.redis.hset(user.keys.device(fields["key"]), "create_ms", added[0]["create_ms"])
+        fields["create_ms"] = added[0]["create_ms"]
+    want = listing_order(added)
+    token = admin.token("quentin")
+    for limit in (1, 2, 7, 19, 20, 59, 60):
+        pages = walk(cognito, token, Limit=limit)
+        sizes = [len(p["Devices"]) for p in pages]
+        assert sizes == [limit] * (61 // limit) + ([61 % limit] if 61 % limit else []), limit
+        assert [k for p in pages for k in page_keys(p)] == want, limit
+        # A PaginationToken exactly when another page follows.
+        assert ["PaginationToken" in p for p in pages] == [True] * (len(pages) - 1) + [False]
+
+    # A page that ends exactly at the last device says no more follow.
+    few = admin.create_user("rory")
+    add_devices(admin, few, 4)
+    few_token = admin.token("rory")
+    assert [len(p["Devices"]) for p in walk(cognito, few_token, Limit=2)] == [2, 2]
+    assert [len(p["Devices"]) for p in walk(cognito, few_token, Limit=4)] == [4]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_pages_stay_stable_while_devices_come_and_go(
+    roomy: tuple[LiveServer, Admin, Any], seed: int
+) -> None:
+    """Between pages, devices are added, forgotten, hidden (not_remembered) and remembered
+    again: no device is listed twice, none listed is gone or hidden at that moment, and none
+    that was listable all along is skipped."""
+    _, admin, cognito = roomy
+    rng = random.Random(seed)
+    user = admin.create_user("sybil")
+    initial = add_devices(admin, user, rng.randint(10, 40))
+    # Some share a creation millisecond, as a burst of sign-ins would.
+    for fields in rng.sample(initial, len(initial) // 3):
+        admin.redis.hset(user.keys.device(fields["key"]), "create_ms", initial[0]["create_ms"])
+    token = admin.token("sybil")
+    listable = {d["key"] for d in initial}
+    hidden: set[str] = set()
+    touched: set[str] = set()  # forgotten or hidden at some point
+    seen: list[str] = []
+
+    kw: dict[str, Any] = {"Limit": rng.randint(1, 8)}
+    while True:
+        page = body_of(cognito.list_devices(AccessToken=token, **kw))
+        got = page_keys(page)
+        assert set(got) <= listable, set(got) - listable
+        seen.extend(got)
+        if "PaginationToken" not in page:
+            break
+        kw = {"Limit": rng.randint(1, 8), "PaginationToken": page["PaginationToken"]}
+        for _ in range(rng.randint(0, 4)):
+            action = rng.choice(("add", "forget", "hide", "unhide"))
+            if action == "add":
+                listable.add(admin.add_device(user))
+            elif action == "forget" and listable | hidden:
+                key = rng.choice(sorted(listable | hidden))
+                cognito.forget_device(AccessToken=token, DeviceKey=key)
+                listable.discard(key)
+                hidden.discard(key)
+                touched.add(key)
+            elif action == "hide" and listable:
+                key = rng.choice(sorted(listable))
+                cognito.update_device_status(
+                    AccessToken=token, DeviceKey=key, DeviceRememberedStatus="not_remembered"
+                )
+                listable.discard(key)
+                hidden.add(key)
+                touched.add(key)
+            elif action == "unhide" and hidden:
+                key = rng.choice(sorted(hidden))
+                cognito.update_device_status(
+                    AccessToken=token, DeviceKey=key, DeviceRememberedStatus="remembered"
+                )
+                hidden.discard(key)
+                listable.add(key)
+    assert len(seen) == len(set(seen)), "a device was listed twice"
+    throughout = {d["key"] for d in initial} - touched
+    assert throughout <= set(seen), throughout - set(seen)
+
+
+def test_forged_altered_or_foreign_pagination_tokens(roomy: tuple[LiveServer, Admin, Any]) -> None:
+    _, admin, cognito = roomy
+    user = admin.create_user("tara")
+    add_devices(admin, user, 3)
+    token = admin.token("tara")
+    genuine = cognito.list_devices(AccessToken=token, Limit=1)["PaginationToken"]
+    payload, _, mac = genuine.partition(".")
+    after_ms, after_key = json.loads(b64url_decode(payload))
+
+    other = admin.create_user("ulla")
+    add_devices(admin, other, 3)
+    other_token = admin.token("ulla")
+    theirs = cognito.list_devices(AccessToken=other_token, Limit=1)["PaginationToken"]
+    pool = "us-east-1_Elsewhere"
+    make_pool(admin, pool)
+    namesake = admin.create_user("tara", pool_id=pool)
+    add_devices(admin, namesake, 3)
+    namesake_token = admin.token("tara", pool_id=pool)
+    elsewhere = cognito.list_devices(AccessToken=namesake_token, Limit=1)["PaginationToken"]
+
+    flipped = mac[:-1] + ("A" if mac[-1] != "A" else "B")
+    bad = [
+        "garbage",
+        "abc.def",
+        ".",
+        "ü.ü",
+        genuine + "x",
+        payload,  # no signature at all
+        b64url(json.dumps([after_ms + 1, after_key]).encode()) + "." + mac,  # altered boundary
+        b64url(json.dumps([0, "zz"]).encode()) + "." + b64url(b"\0" * 16),  # forged
+        payload + "." + flipped,
+        b64url(b'{"a":1}') + "." + mac,
+        theirs,  # another user's
+        elsewhere,  # the same username in another pool
+    ]
+    for given in bad:
+        refused(
+            lambda given=given: cognito.list_devices(AccessToken=token, PaginationToken=given),
+            "InvalidParameterException",
+            BAD_PAGE,
+            what=given,
+        )
+    # Each genuine token still works for its own user.
+    assert len(cognito.list_devices(AccessToken=token, PaginationToken=genuine)["Devices"]) == 2
+    assert (
+        len(cognito.list_devices(AccessToken=other_token, PaginationToken=theirs)["Devices"]) == 2
+    )
+    # A token that breaks the model's pattern is a validation error, not a bad token.
+    refused(
+        lambda: cognito.list_devices(AccessToken=token, PaginationToken="a b"),
+        "InvalidParameterException",
+        _one(
+            "Value 'a b'",
+            "paginationToken",
+            r"Member must satisfy regular expression pattern: [\S]+",
+        ),
+    )
+
+
+# -- the whole story -----------------------------------------------------------------------------
+def test_story_add_list_forget_list_sign_out(roomy: tuple[LiveServer, Admin, Any]) -> None:
+    _, admin, cognito = roomy
+    user = admin.create_user("vera")
+    laptop = admin.add_device(user, name="laptop")
+    phone = admin.add_device(user, confirmed=False)  # as a sign-in on a new device leaves it
+    token = admin.token("vera", device_key=phone)
+
+    assert listed_keys(cognito, token) == [laptop]
+    assert (
+        cognito.confirm_device(
+            AccessToken=token,
+            DeviceKey=phone,
+            DeviceSecretVerifierConfig=VERIFIER,
+            DeviceName="phone",
+        )["UserConfirmationNecessary"]
+        is False
+    )
+    assert sorted(listed_keys(cognito, token)) == sorted([laptop, phone])
+
+    assert body_of(cognito.forget_device(AccessToken=token, DeviceKey=laptop)) == {}
+    assert listed_keys(cognito, token) == [phone]
+    cognito.update_device_status(
+        AccessToken=token, DeviceKey=phone, DeviceRememberedStatus="not_remembered"
+    )
+    assert listed_keys(cognito, token) == []
+    cognito.update_device_status(
+        AccessToken=token, DeviceKey=phone, DeviceRememberedStatus="remembered"
+    )
+    assert listed_keys(cognito, token) == [phone]
+
+    assert body_of(cognito.global_sign_out(AccessToken=token)) == {}
+    for name, fn in calls(cognito, token, phone).items():
+        refused(fn, "NotAuthorizedException", REVOKED, what=name)
+    # The devices are still there (a sign-out forgets no device).
+    assert admin.redis.smembers(user.keys.devices) == {phone.encode()}
+
+
+# -- one Redis command per warm call ---------------------------------------------------------------
+class CommandLog:
+    """Every command a Redis server runs (MONITOR), with numbered markers between calls."""
+
+    def __init__(self, url: str) -> None:
+        self._client = redis.Redis.from_url(url)
+        self._marker = redis.Redis.from_url(url)
+        self._monitor = self._client.monitor()
+        self._monitor.__enter__()
+        self.entries: list[dict[str, Any]] = []
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+        self._n = 0
+
+    def _read(self) -> None:
+        while True:
+            entry = self._monitor.next_command()
+            self.entries.append(entry)
+            if entry["command"] == "ECHO cgd-monitor-stop":
+                return
+
+    def between(self, fn: Callable[[], Any]) -> int:
+        """Run `fn`, bracketed by markers; the marker number to look it up by."""
+        self._n += 1
+        self._marker.echo(f"cgd-begin-{self._n}")
+        fn()
+        self._marker.echo(f"cgd-end-{self._n}")
+        return self._n
+
+    def commands(self, n: int) -> list[str]:
+        """What clients (not scripts) sent between the markers of call `n`."""
+        begin = [e["command"] for e in self.entries].index(f"ECHO cgd-begin-{n}")
+        end = [e["command"] for e in self.entries].index(f"ECHO cgd-end-{n}")
+        return [e["command"] for e in self.entries[begin + 1 : end] if e["client_type"] != "lua"]
+
+    def stop(self) -> None:
+        self._marker.echo("cgd-monitor-stop")
+        self._thread.join(10)
+        self._monitor.__exit__()
+        self._client.close()
+        self._marker.close()
+
+
+@pytest.fixture
+def counted() -> Iterator[tuple[LiveServer, Admin, CommandLog]]:
+    """A live server on a Redis of its own (nothing else talks to it), with pool polling slowed
+    down so that only requests make commands, and MONITOR recording them."""
+    server_redis = RedisServer()
+    server_redis.start()
+    settings = make_settings(server_redis.url, pool_refresh_s=3600.0, **ROOMY)
+    flush(settings)
+    live = LiveServer(settings).start()
+    helper = Admin(settings, live)
+    log = CommandLog(server_redis.url)
+    try:
+        yield live, helper, log
+    finally:
+        log.stop()
+        live.stop()
+        helper.redis.close()
+        server_redis.stop()
+
+
+def test_a_warm_call_is_one_evalsha(counted: tuple[LiveServer, Admin, CommandLog]) -> None:
+    from service import lua
+
+    live, admin, log = counted
+    cognito = boto_client(live.url)
+    user = admin.create_user("walt")
+    devices = [admin.add_device(user) for _ in range(3)]
+    spares = [admin.add_device(user, confirmed=False) for _ in range(2)]
+    token = admin.token("walt")
+    bystander = admin.create_user("xavi")
+    bystander_token = admin.token("xavi")
+    client_id = sorted(json.loads(admin.run(lambda r: store.pool_record(r, POOL))["clients"]))[0]
+    refresh_tokens = [
+        admin.run(
+            lambda r, o=o: store.mint_refresh(r, POOL, bystander, client_id=client_id, origin_jti=o)
+        )
+        for o in ("r-1", "r-2")
+    ]
+
+    def run(name: str, token: str, i: int) -> Callable[[], Any]:
+        return {
+            "GetDevice": lambda: cognito.get_device(AccessToken=token, DeviceKey=devices[0]),
+            "ListDevices": lambda: cognito.list_devices(AccessToken=token, Limit=2),
+            "UpdateDeviceStatus": lambda: cognito.update_device_status(
+                AccessToken=token, DeviceKey=devices[0], DeviceRememberedStatus="remembered"
+            ),
+            "ForgetDevice": lambda: cognito.forget_device(
+                AccessToken=token, DeviceKey=devices[1 + i]
+            ),
+            "ConfirmDevice": lambda: cognito.confirm_device(
+                AccessToken=token, DeviceKey=spares[i], DeviceSecretVerifierConfig=VERIFIER
+            ),
+            "GlobalSignOut": lambda: cognito.global_sign_out(AccessToken=token),
+            "RevokeToken": lambda: cognito.revoke_token(
+                Token=refresh_tokens[i], ClientId=client_id
+            ),
+        }[name]
+
+    scripts = {
+        "GetDevice": lua.GET_DEVICE,
+        "ListDevices": lua.LIST_DEVICES,
+        "UpdateDeviceStatus": lua.UPDATE_DEVICE_STATUS,
+        "ForgetDevice": lua.FORGET_DEVICE,
+        "ConfirmDevice": lua.CONFIRM_DEVICE,
+        "GlobalSignOut": lua.GLOBAL_SIGN_OUT,
+        "RevokeToken": lua.REVOKE_REFRESH,
+    }
+    # Warm up: the token's claims are cached (its first call verifies it and stores them), and
+    # every script is loaded. GlobalSignOut warms up with the bystander's token.
+    assert cognito.list_devices(AccessToken=token)
+    for name in scripts:
+        run(name, bystander_token if name == "GlobalSignOut" else token, 0)()
+
+    for name, script in scripts.items():
+        marker = log.between(run(name, token, 1))
+        sent = log.commands(marker)
+        assert len(sent) == 1, (name, sent)
+        assert sent[0].startswith(f"EVALSHA {script.sha} "), (name, sent[0][:80])
+    # The last call signed the user out: it took effect.
+    refused(lambda: cognito.list_devices(AccessToken=token), "NotAuthorizedException", REVOKED)
+
+
+# -- the AWS CLI -----------------------------------------------------------------------------------
+def aws(live: LiveServer, *args: str) -> subprocess.CompletedProcess[str]:
+    """`aws cognito-idp ...` from this venv, against the live server, with no credentials."""
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        "AWS_PAGER": "",
+    }
+    command = [
+        str(Path(sys.executable).parent / "aws"),
+        "cognito-idp",
+        *args,
+        "--endpoint-url",
+        live.url,
+        "--region",
+        "us-east-1",
+        "--no-sign-request",
+        "--output",
+        "json",
+    ]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+
+
+def aws_error(
+    result: subprocess.CompletedProcess[str], operation: str, type_name: str, message: str
+) -> None:
+    # AWS CLI v1 (the one pinned here) exits 255 on a service error; v2 exits 254.
+    assert result.returncode in (254, 255), (result.returncode, result.stderr)
+    assert result.stdout == ""
+    assert (
+        f"An error occurred ({type_name}) when calling the {operation} operation: {message}"
+        in result.stderr
+    ), result.stderr
+
+
+def test_aws_cli(roomy: tuple[LiveServer, Admin, Any]) -> None:
+    live, admin, _ = roomy
+    if not (Path(sys.executable).parent / "aws").is_file():
+        pytest.skip("the AWS CLI is not installed in this environment")
+    user = admin.create_user("yvonne")
+    kept = admin.run(lambda r: store.add_device(r, user, name="kept", ip="192.0.2.9"))
+    gone = admin.add_device(user)
+    fresh = admin.add_device(user, confirmed=False)
+    token = admin.token("yvonne", origin_jti="cli-1")
+    client_id = sorted(json.loads(admin.run(lambda r: store.pool_record(r, POOL))["clients"]))[0]
+    refresh_token = admin.run(
+        lambda r: store.mint_refresh(r, POOL, user, client_id=client_id, origin_jti="cli-1")
+    )
+    other = admin.token("yvonne", origin_jti="cli-2")
+    T = ("--access-token", token)
+
+    # Successes, in an order where each depends on the one before.
+    listed = aws(live, "list-devices", *T, "--limit", "1")
+    assert listed.returncode == 0, listed.stderr
+    page = json.loads(listed.stdout)
+    assert len(page["Devices"]) == 1 and "PaginationToken" in page
+    both = json.loads(aws(live, "list-devices", *T).stdout)
+    assert sorted(d["DeviceKey"] for d in both["Devices"]) == sorted([kept["key"], gone])
+    named = next(d for d in both["Devices"] if d["DeviceKey"] == kept["key"])
+    assert named["DeviceAttributes"] == [
+        {"Name": "device_status", "Value": "valid"},
+        {"Name": "device_name", "Value": "kept"},
+        {"Name": "last_ip_used", "Value": "192.0.2.9"},
+    ]
+    # Commands whose answer is empty print nothing.
+    for args in (
+        (
+            "update-device-status",
+            *T,
+            "--device-key",
+            gone,
+            "--device-remembered-status",
+            "not_remembered",
+        ),
+        ("forget-device", *T, "--device-key", gone),
+    ):
+        result = aws(live, *args)
+        assert (result.returncode, result.stdout.strip()) == (0, ""), result.stderr
+    assert not admin.redis.exists(user.keys.device(gone))
+    confirmed = aws(
+        live, "confirm-device", *T, "--device-key", fresh,
+        "--device-secret-verifier-config", "PasswordVerifier=pv,Salt=sa", "--device-name", "cli",
+    )  # fmt: skip
+    assert confirmed.returncode == 0, confirmed.stderr
+    assert json.loads(confirmed.stdout) == {"UserConfirmationNecessary": False}
+    assert device_hash(admin, user, fresh)["verifier"] == "pv"
+
+    # One error each.
+    aws_error(
+        aws(live, "list-devices", *T, "--limit", "61"),
+        "ListDevices",
+        "InvalidParameterException",
+        _one("Value '61'", "limit", "Member must have value less than or equal to 60"),
+    )
+    aws_error(
+        aws(live, "update-device-status", *T, "--device-key", "us-east-1_0000",
+            "--device-remembered-status", "remembered"),
+        "UpdateDeviceStatus",
+        "ResourceNotFoundException",
+        NO_DEVICE,
+    )  # fmt: skip
+    aws_error(
+        aws(live, "forget-device", *T, "--device-key", gone),
+        "ForgetDevice",
+        "ResourceNotFoundException",
+        NO_DEVICE,
+    )
+    aws_error(
+        aws(live, "confirm-device", *T, "--device-key", fresh),
+        "ConfirmDevice",
+        "DeviceKeyExistsException",
+        "Device key already exists.",
+    )
+    aws_error(
+        aws(live, "revoke-token", "--token", token, "--client-id", client_id),
+        "RevokeToken",
+        "UnsupportedTokenTypeException",
+        "Unsupported token type.",
+    )
+    result = aws(live, "revoke-token", "--token", refresh_token, "--client-id", client_id)
+    assert (result.returncode, result.stdout.strip()) == (0, ""), result.stderr
+    aws_error(
+        aws(live, "list-devices", *T),
+        "ListDevices",
+        "NotAuthorizedException",
+        REVOKED,
+    )
+    result = aws(live, "global-sign-out", "--access-token", other)
+    assert (result.returncode, result.stdout.strip()) == (0, ""), result.stderr
+    aws_error(
+        aws(live, "global-sign-out", "--access-token", other),
+        "GlobalSignOut",
+        "NotAuthorizedException",
+        REVOKED,
+    )
