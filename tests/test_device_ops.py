@@ -153,15 +153,30 @@ def one_try_client(url: str) -> Any:
 
 
 @pytest.fixture
-def cognito(live: LiveServer) -> Any:
-    return one_try_client(live.url)
+def cognito(live: LiveServer) -> Iterator[Any]:
+    client = one_try_client(live.url)
+    yield client
+    client.close()  # no kept-alive connection outlives the test
+
+
+@pytest.fixture(scope="module")
+def roomy_server(redis_url: str) -> Iterator[LiveServer]:
+    """One live server for the module whose per-user buckets never run dry (started once:
+    each start and stop of a server costs time)."""
+    server = LiveServer(make_settings(redis_url, **ROOMY)).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
-def roomy(live_factory: Any) -> tuple[LiveServer, Admin, Any]:
-    """A live server whose per-user buckets never run dry; (server, admin, boto3 client)."""
-    server, helper = live_factory(**ROOMY)
-    return server, helper, one_try_client(server.url)
+def roomy(roomy_server: LiveServer, clean_redis: None) -> Iterator[tuple[LiveServer, Admin, Any]]:
+    """(roomy server, admin for it, boto3 client), on a flushed database."""
+    helper = Admin(roomy_server.settings, roomy_server)
+    helper.wait_pools()
+    client = one_try_client(roomy_server.url)
+    yield roomy_server, helper, client
+    client.close()
+    helper.redis.close()
 
 
 # -- ListDevices -------------------------------------------------------------------------------
