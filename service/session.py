@@ -88,6 +88,8 @@ class TokenOperation:
     refusals: ClassVar[Mapping[bytes, Refusal]] = {}
     # Checked before the session: an operation on devices needs device tracking on.
     needs_device_tracking = True
+    # It changes something: under a pool-wide quota it is admitted before it runs.
+    writes = False
 
     def keys(self, route: Route, values: dict[str, Any]) -> tuple[str, ...]:
         return ()
@@ -126,14 +128,43 @@ class TokenStep:
         if token is None:
             raise e.NotAuthorizedException(e.INVALID_TOKEN)
         route = self.routes.get(token) or await self._route_caught_up(token, operation)
+        if operation.writes and self.settings.pool_rate_limit:
+            # A write the pool-wide quota refuses must change nothing: the session alone runs
+            # first (a dry run), then the pool's token is taken, then the write, with the user's
+            # bucket already charged. Three round trips, only with POOL_RATE_LIMIT on.
+            reply, route = await self._execute(operation, head, token, route, values, dry=True)
+            if reply[0] == b"ADMITTED":
+                await pool_quota.take(self.pipe, self.settings, route.pool.id, operation.name)
+                head = ("", 0, 0)
+                reply, route = await self._execute(operation, head, token, route, values)
+            return self._answer(operation, reply, route, values)
+        reply, route = await self._execute(operation, head, token, route, values)
+        if reply[0] == b"OK" and self.settings.pool_rate_limit:
+            # Only calls the session admitted count against the pool. One the pool refuses has
+            # still used its user token (as two independent quotas would).
+            await pool_quota.take(self.pipe, self.settings, route.pool.id, operation.name)
+        return self._answer(operation, reply, route, values)
+
+    async def _execute(
+        self,
+        operation: TokenOperation,
+        head: tuple[Any, ...],
+        token: str,
+        route: Route,
+        values: dict[str, Any],
+        dry: bool = False,
+    ) -> tuple[list[Any], Route]:
+        """The operation's script once (twice on a cache miss: verify, then store the claims).
+        Returns its reply and the route the claims live at."""
         op_keys = operation.keys(route, values)
         op_args = operation.args(route, values)
+        cached, store_mode = (2, 3) if dry else (0, 1)
         recorder = metrics.RECORDER
         started = time.perf_counter()
         reply = await self.pipe.evalsha(
             operation.script,
             (*route.session_keys(), *op_keys),
-            (*head, route.skew_ms, 0, *_NO_STORE, *op_args),
+            (*head, route.skew_ms, cached, *_NO_STORE, *op_args),
         )
         recorder.redis_call(time.perf_counter() - started)
         if reply[0] != b"MISS":
@@ -155,16 +186,17 @@ class TokenStep:
             reply = await self.pipe.evalsha(
                 operation.script,
                 (*route.session_keys(), *op_keys),
-                (*head, route.skew_ms, 1, *store, *op_args),
+                (*head, route.skew_ms, store_mode, *store, *op_args),
             )
         if token not in self.routes:
             self.routes.put(token, route)
+        return reply, route
+
+    def _answer(
+        self, operation: TokenOperation, reply: list[Any], route: Route, values: dict[str, Any]
+    ) -> bytes:
         code = reply[0]
         if code == b"OK":
-            if self.settings.pool_rate_limit:
-                # Only calls the session admitted count against the pool. One the pool refuses
-                # has still used its user token (as two independent quotas would).
-                await pool_quota.take(self.pipe, self.settings, route.pool.id, operation.name)
             return operation.answer(reply, route, values)
         refusal = operation.refusals.get(code) or REFUSALS.get(code)
         if refusal is None:

@@ -131,6 +131,7 @@ class UpdateDeviceStatus(TokenOperation):
         StringMember("DeviceRememberedStatus", enum=("remembered", "not_remembered")),
     )
     script = lua.session_script("update_device_status")
+    writes = True
     refusals: ClassVar[Mapping[bytes, Refusal]] = {
         b"NO_DEVICE": (e.ResourceNotFoundException, e.DEVICE_NOT_FOUND)
     }
@@ -157,6 +158,7 @@ class ForgetDevice(TokenOperation):
     name = "ForgetDevice"
     shape = (StringMember("AccessToken", pattern=r"[A-Za-z0-9-_=.]+", sensitive=True), DEVICE_KEY)
     script = lua.session_script("forget_device")
+    writes = True
     refusals: ClassVar[Mapping[bytes, Refusal]] = {
         b"NO_DEVICE": (e.ResourceNotFoundException, e.DEVICE_NOT_FOUND)
     }
@@ -190,6 +192,7 @@ class ConfirmDevice(TokenOperation):
         StringMember("DeviceName", min_len=1, max_len=1024),
     )
     script = lua.session_script("confirm_device")
+    writes = True
     refusals: ClassVar[Mapping[bytes, Refusal]] = {
         # Captured in aws-amplify/amplify-js #2705 and #8469, and boto3 #4059.
         b"BAD_KEY": (e.InvalidParameterException, "Invalid device key given."),

@@ -23,6 +23,7 @@ class GlobalSignOut(TokenOperation):
     name = "GlobalSignOut"
     shape = (ACCESS_TOKEN,)
     script = lua.session_script("global_sign_out")
+    writes = True
     needs_device_tracking = False
     # The model lists no UserNotFoundException for GlobalSignOut: a deleted user's still-valid
     # token is answered as not authorized (inferred; no capture exists).

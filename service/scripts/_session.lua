@@ -24,7 +24,9 @@
 -- ARGV[3] burst   bucket size, in tokens
 -- ARGV[4] skew_ms a sign-out also revokes tokens whose iat is up to this far after it: 0 for
 --                 pools that mint with this Redis's clock, more for tokens of other clocks
--- ARGV[5] store   1: the caller has just verified the token and passes its claims below; 0: use cache
+-- ARGV[5] store   1: the caller has just verified the token and passes its claims below; 0: use
+--                 cache. Plus 2 (2, 3): a dry run that stops after the session with {"ADMITTED"}
+--                 (the caller then takes a pool-wide quota token before a write)
 -- ARGV[6] exp     (store) token expiry, epoch seconds
 -- ARGV[7] iat     (store) token issue time, epoch seconds
 -- ARGV[8] ojti    (store) the token's origin_jti, or ""
@@ -36,7 +38,9 @@ local function session()
   local t = redis.call('TIME')
   local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
   local now_ms = math.floor(now_us / 1000)
-  local store = tonumber(ARGV[5])
+  local mode = tonumber(ARGV[5])
+  local store = mode % 2
+  local dry = mode >= 2
   local bucket = ARGV[1]
 
   local exp, iat, ojti, sub
@@ -106,6 +110,9 @@ local function session()
   end
   if u[1] ~= 'CONFIRMED' and u[1] ~= 'EXTERNAL_PROVIDER' then
     return {'STATUS', u[1] or ''}
+  end
+  if dry then
+    return {'ADMITTED'}
   end
   return nil, now_us
 end
