@@ -360,7 +360,7 @@ def boto_client(url: str) -> Any:
         region_name="us-east-1",
         aws_access_key_id="test",
         aws_secret_access_key="test",
-        config=botocore.config.Config(retries={"max_attempts": 1}),
+        config=botocore.config.Config(retries={"total_max_attempts": 1}),
     )
 
 
