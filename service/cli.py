@@ -426,7 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--ttl", type=int, default=3600, help="access tokens' lifetime, 1 to 86400 s")
     c.add_argument("--out", metavar="FILE", help="write the lines here (default: stdout)")
     c.add_argument("--format", choices=seeding.FORMATS, default="jsonl")
-    c.add_argument("--workers", type=int, help="processes minting tokens (default: one a core)")
+    c.add_argument("--workers", type=int, help="processes minting tokens (default: cores + 1)")
     c.set_defaults(run=seed)
 
     dio = sub.add_parser("devices", help="devices in bulk").add_subparsers(
