@@ -248,6 +248,9 @@ async def devices_import(args: argparse.Namespace, settings: Settings, r: aiored
         create_users=args.create_users,
         strict=args.strict,
     )
+    imported = report.created + report.replaced
+    _emit({"Imported": imported, "Created": report.created, "Replaced": report.replaced,
+           "Bad": len(report.bad)})  # fmt: skip
     if report.bad:
         raise store.StoreError(
             f"{len(report.bad)} of {report.total} devices not imported (see above)"

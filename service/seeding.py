@@ -8,8 +8,9 @@ token (RS256) and one refresh token per user, then the chunk's output lines.
 
 RS256 signing is the cost: about 0.29 ms per token on one core of the reference machine (3,450
 signatures/s, `openssl speed rsa2048` gives 3,720), against about 0.02 ms per user for the
-script. So chunks run in a process pool (one process more than the cores), each with its own connection
-and its own copy of the pool's key; the parent only writes the chunks out in order.
+script. So chunks run in a process pool (one process more than the cores), each process with
+its own connection and its own copy of the pool's key; the parent only writes chunks out, in
+order.
 """
 
 from __future__ import annotations
@@ -255,8 +256,8 @@ async def seed(
     progress: bool | None = None,
 ) -> SeedResult:
     """Seed `plan` and write one line per user to `out` (in user order). `workers` processes
-    mint tokens (default: one more than the cores; 1 runs everything in this process). A progress bar
-    goes to stderr when it is a terminal (`progress` overrides)."""
+    mint tokens (default: one more than the cores; 1 runs everything in this process). A
+    progress bar goes to stderr when it is a terminal (`progress` overrides)."""
     check(plan)
     started = time.monotonic()
     record = await store.pool_record(r, plan.pool_id)
