@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
-from . import clients, connect, embedded, logs, store, tokens
+from . import clients, connect, devices_io, embedded, logs, seeding, store, tokens
 from .admin_input import client_id as valid_client_id
 from .admin_input import device_key as valid_device_key
 from .admin_input import ttl_s as valid_ttl_s
@@ -214,6 +214,49 @@ async def redis_url(args: argparse.Namespace, settings: Settings, r: aioredis.Re
     sys.stdout.write(embedded.redis_url(settings) + "\n")
 
 
+# -- seed, devices export / import ----------------------------------------------------------
+async def seed(args: argparse.Namespace, settings: Settings, r: aioredis.Redis) -> None:
+    plan = seeding.SeedPlan(
+        redis_url=await asyncio.to_thread(embedded.redis_url, settings),
+        pool_id=_pool_id(args, settings),
+        prefix=args.prefix,
+        users=args.users,
+        devices=args.devices,
+        tokens=args.tokens,
+        ttl_s=args.ttl,
+        fmt=args.format,
+    )
+    if args.out in (None, "-"):
+        await seeding.seed(r, plan, sys.stdout.buffer, workers=args.workers)
+        return
+    with open(args.out, "wb") as out:  # noqa: ASYNC230  (a local file, written in chunks)
+        await seeding.seed(r, plan, out, workers=args.workers)
+
+
+async def devices_export(args: argparse.Namespace, settings: Settings, r: aioredis.Redis) -> None:
+    await devices_io.export(
+        r, _pool_id(args, settings), sys.stdout.buffer, settings=settings, username=args.user
+    )
+
+
+async def devices_import(args: argparse.Namespace, settings: Settings, r: aioredis.Redis) -> None:
+    report = await devices_io.import_file(
+        r,
+        _pool_id(args, settings),
+        args.file,
+        username=args.user,
+        create_users=args.create_users,
+        strict=args.strict,
+    )
+    imported = report.created + report.replaced
+    _emit({"Imported": imported, "Created": report.created, "Replaced": report.replaced,
+           "Bad": len(report.bad)})  # fmt: skip
+    if report.bad:
+        raise store.StoreError(
+            f"{len(report.bad)} of {report.total} devices not imported (see above)"
+        )
+
+
 # -- serve ---------------------------------------------------------------------------------
 async def demo_hint(r: aioredis.Redis, settings: Settings, endpoint: str) -> str:
     """A ready-to-paste AWS CLI line with the demo user's fresh token and device."""
@@ -373,6 +416,39 @@ def build_parser() -> argparse.ArgumentParser:
         help="print JSON with AccessToken and a RefreshToken sharing its origin_jti",
     )
     c.set_defaults(run=token)
+
+    c = sub.add_parser(
+        "seed",
+        help="create users <prefix>-000001... with K devices each (and tokens); one line a user",
+    )
+    c.add_argument("--pool-id")
+    c.add_argument("--users", type=int, required=True, metavar="N")
+    c.add_argument("--devices", type=int, default=1, metavar="K", help="devices per user (1)")
+    c.add_argument("--prefix", default="user", help="usernames are PREFIX-000001, ... (user)")
+    c.add_argument("--tokens", action="store_true", help="mint an access and a refresh token each")
+    c.add_argument("--ttl", type=int, default=3600, help="access tokens' lifetime, 1 to 86400 s")
+    c.add_argument("--out", metavar="FILE", help="write the lines here (default: stdout)")
+    c.add_argument("--format", choices=seeding.FORMATS, default="jsonl")
+    c.add_argument("--workers", type=int, help="processes minting tokens (default: cores + 1)")
+    c.set_defaults(run=seed)
+
+    dio = sub.add_parser("devices", help="devices in bulk").add_subparsers(
+        dest="action", required=True
+    )
+    c = dio.add_parser("export", help="every device of the pool (or of --user), one JSON a line")
+    c.add_argument("--pool-id")
+    c.add_argument("--user", metavar="USERNAME")
+    c.set_defaults(run=devices_export)
+    c = dio.add_parser(
+        "import",
+        help='import `devices export` lines, or admin-list-devices JSON ({"Devices": [...]})',
+    )
+    c.add_argument("file", metavar="FILE", help="the file, or - for stdin")
+    c.add_argument("--pool-id")
+    c.add_argument("--user", metavar="USERNAME", help="the owner, where a device names none")
+    c.add_argument("--create-users", action="store_true", help="create owners that do not exist")
+    c.add_argument("--strict", action="store_true", help="stop at the first bad line")
+    c.set_defaults(run=devices_import)
 
     rd = sub.add_parser("redis", help="the Redis in use").add_subparsers(
         dest="action", required=True

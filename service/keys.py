@@ -96,3 +96,21 @@ class UserKeys:
     @property
     def refresh(self) -> str:
         return self.base + ":refresh"
+
+
+def devices_sets_pattern(pool_id: str, gen: str) -> str:
+    """A SCAN pattern for the device sets of one generation of a pool (offline export only)."""
+    return f"{user_prefix(pool_id, gen)}*:devices"
+
+
+def devices_set_owner(pool_id: str, gen: str, key: str) -> str | None:
+    """The username whose device set `key` is, or None when `key` is no user's device set
+    (the length prefix says where the username ends, whatever it holds)."""
+    prefix = user_prefix(pool_id, gen)
+    if not key.startswith(prefix):
+        return None
+    length, _, rest = key[len(prefix) :].partition(":")
+    if not length.isdigit():
+        return None
+    username, tail = rest[: int(length)], rest[int(length) :]
+    return username if tail == "}:devices" and len(username) == int(length) else None

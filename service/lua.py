@@ -54,3 +54,7 @@ DELETE_USER = load("delete_user")
 ADD_DEVICE = load("add_device")
 REVOKE_ORIGIN = load("revoke_origin")
 ISSUE_REFRESH = load("issue_refresh")
+# The seeder's one write per user (service/seeding.py) and the device importer's per device
+# (service/devices_io.py).
+SEED_USER = load("seed_user")
+IMPORT_DEVICE = load("import_device")
