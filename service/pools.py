@@ -15,10 +15,10 @@ import redis.asyncio as aioredis
 from jose.backends.base import Key
 
 from . import clients, jwks, keys
+from .clients import AppClient
 from .password_policy import DEFAULT as DEFAULT_POLICY
 from .password_policy import Policy
 from .password_policy import parse as parse_policy
-from .clients import AppClient
 
 log = logging.getLogger(__name__)
 
