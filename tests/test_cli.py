@@ -136,7 +136,10 @@ def test_pool_create(env: dict[str, str], main: Runner, admin_redis: Any) -> Non
     assert len(view["ClientIds"]) == 1
     record = admin_redis.hgetall(keys.pool("eu-west-1_CliPool"))
     assert record[b"device_tracking"] == b"1"
-    assert json.loads(record[b"clients"]) == view["ClientIds"]
+    # The generated client is stored with its sign-in flows (store.GENERATED_CLIENT_FLOWS).
+    generated = json.loads(record[b"clients"])
+    assert [c["id"] for c in generated] == view["ClientIds"]
+    assert "ALLOW_USER_PASSWORD_AUTH" in generated[0]["explicit_auth_flows"]
     assert record[b"region"] == b"eu-west-1"
 
     again = main("pool", "create", "eu-west-1_CliPool", ok=False)
