@@ -119,6 +119,7 @@ class Api:
             raise RequestTimeoutException(
                 f"The request body did not arrive within {settings.body_timeout_s:g} s."
             ) from None
+        netrules.CURRENT_REQUEST.set(request)
         return await operation(protocol.parse_body(raw))
 
     def _too_large(self) -> RequestEntityTooLargeException:

@@ -125,6 +125,19 @@ async def user_create(args: argparse.Namespace, settings: Settings, r: aioredis.
     user = await store.create_user(
         r, _pool_id(args, settings), args.username, status=args.status, enabled=not args.disabled
     )
+    if args.password is not None:
+        # Permanent, keeping the status asked for (set_password would make it CONFIRMED).
+        await store.set_password(r, user.pool_id, user.username, args.password)
+        user = await store.update_user(r, user.pool_id, user.username, status=args.status)
+    _emit(_user_view(user))
+
+
+async def user_set_password(
+    args: argparse.Namespace, settings: Settings, r: aioredis.Redis
+) -> None:
+    user = await store.set_password(
+        r, _pool_id(args, settings), args.username, args.password, permanent=not args.temporary
+    )
     _emit(_user_view(user))
 
 
@@ -258,6 +271,10 @@ async def devices_import(args: argparse.Namespace, settings: Settings, r: aiored
 
 
 # -- serve ---------------------------------------------------------------------------------
+# The demo user's password (a load-test backend's demo, printed in the banner).
+DEMO_PASSWORD = "Demo-passw0rd!"  # noqa: S105
+
+
 async def demo_hint(r: aioredis.Redis, settings: Settings, endpoint: str) -> str:
     """A ready-to-paste AWS CLI line with the demo user's fresh token and device."""
     pool_id = settings.default_pool_id
@@ -270,9 +287,16 @@ async def demo_hint(r: aioredis.Redis, settings: Settings, endpoint: str) -> str
     if not device_keys:
         device_keys = [(await store.add_device(r, user, name="demo-device"))["key"]]
     access = await mint_token(r, settings, pool_id, "demo", ttl_s=3600)
+    if not (await r.hget(user.keys.user, "srp_verifier")):
+        await store.set_password(r, pool_id, "demo", DEMO_PASSWORD)
+    record = await store.pool_record(r, pool_id)
+    client_id = next(iter(clients.parse(orjson.loads(record["clients"]))))
     return (
         f"aws cognito-idp get-device --endpoint-url {endpoint} --region {settings.region} "
-        f"--no-sign-request --device-key {device_keys[0]} --access-token {access}"
+        f"--no-sign-request --device-key {device_keys[0]} --access-token {access}\n"
+        f"sign in:\n  aws cognito-idp initiate-auth --endpoint-url {endpoint} "
+        f"--region {settings.region} --no-sign-request --auth-flow USER_PASSWORD_AUTH "
+        f"--client-id {client_id} --auth-parameters USERNAME=demo,PASSWORD={DEMO_PASSWORD}"
     )
 
 
@@ -366,7 +390,20 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--pool-id")
     c.add_argument("--status", choices=store.USER_STATUSES, default="CONFIRMED")
     c.add_argument("--disabled", action="store_true")
+    c.add_argument("--password", help="a permanent password (only its SRP verifier is stored)")
     c.set_defaults(run=user_create)
+    c = user.add_parser(
+        "set-password", help="set a password (--temporary: FORCE_CHANGE_PASSWORD); prints JSON"
+    )
+    c.add_argument("username", metavar="USERNAME")
+    c.add_argument("password", metavar="PASSWORD")
+    c.add_argument("--pool-id")
+    c.add_argument(
+        "--temporary",
+        action="store_true",
+        help="the next sign-in must answer NEW_PASSWORD_REQUIRED",
+    )
+    c.set_defaults(run=user_set_password)
     c = user.add_parser("update", help="change status or enabled; prints JSON")
     c.add_argument("username", metavar="USERNAME")
     c.add_argument("--pool-id")

@@ -75,6 +75,10 @@ class UnsupportedTokenTypeException(CognitoError):
     pass
 
 
+class InvalidPasswordException(CognitoError):
+    pass
+
+
 # Protocol-level errors that every AWS JSON service can answer.
 class SerializationException(CognitoError):
     pass
@@ -115,6 +119,11 @@ PASSWORD_RESET_REQUIRED = "Password reset required for the user"
 WAF_BLOCK = "Request not allowed due to WAF block."
 # No capture of this text exists; it is inferred from the exception's documentation.
 DEVICE_TRACKING_OFF = "Device tracking is not enabled for this user pool."
+
+
+# Sign-in's answers (service/ops/auth.py).
+INCORRECT_PASSWORD = "Incorrect username or password."
+PASSWORD_ATTEMPTS_EXCEEDED = "Password attempts exceeded"
 
 
 def pool_not_found(pool_id: str) -> str:

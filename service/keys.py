@@ -15,6 +15,7 @@ Layout (documented in the README, because other systems may write devices into i
     cgd:user:{P:G:N:U}:claims:<digest> HASH  verified claims of one access token (expires)
     cgd:user:{P:G:N:U}:claims-index    ZSET  digests of the cached claims, scored by exp
     cgd:user:{P:G:N:U}:refresh         HASH  live refresh tokens: origin_jti -> client id
+    cgd:user:{P:G:N:U}:auth:<id>       HASH  a sign-in session (a challenge's state; expires)
 
 P is the user pool id, G the pool's generation (new each time a pool id is created, so a
 recreated pool shares nothing with the one it replaces), U the username and N its length in
@@ -96,6 +97,10 @@ class UserKeys:
     @property
     def refresh(self) -> str:
         return self.base + ":refresh"
+
+    def auth_session(self, session_id: str) -> str:
+        """A sign-in session (the server's side of a challenge); expires."""
+        return f"{self.base}:auth:{session_id}"
 
 
 def devices_sets_pattern(pool_id: str, gen: str) -> str:

@@ -43,6 +43,13 @@ TAKE_TOKEN = hot_script("take_token", "_bucket")
 # GetDevice's, named here too for bench/ (the operations declare their own in service/ops).
 GET_DEVICE = session_script("get_device")
 
+# Sign-in (service/ops/auth.py).
+AUTH_READ = hot_script("auth_read", "_bucket")
+AUTH_FAIL = hot_script("auth_fail")
+AUTH_PUT = hot_script("auth_put")
+AUTH_OK = hot_script("auth_ok")
+AUTH_REFRESH = hot_script("auth_refresh")
+
 # Admin writes (run with redis-py; never on the hot path). Each is one script, so a write that
 # touches several keys happens whole or not at all.
 CREATE_POOL = load("create_pool")
@@ -58,3 +65,4 @@ ISSUE_REFRESH = load("issue_refresh")
 # (service/devices_io.py).
 SEED_USER = load("seed_user")
 IMPORT_DEVICE = load("import_device")
+SET_PASSWORD = load("set_password")

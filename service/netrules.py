@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import ipaddress
 from collections.abc import Sequence
 
@@ -10,6 +11,11 @@ from aiohttp import web
 from .settings import Network
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+# The request being answered, for operations that record who called (sign-in's last_ip_used);
+# set by the API endpoint (a context variable: one per request task).
+CURRENT_REQUEST: contextvars.ContextVar[web.BaseRequest | None] = contextvars.ContextVar(
+    "current_request", default=None
+)
 
 
 def normalise(addr: Address) -> Address:

@@ -16,6 +16,9 @@ from jose.backends.base import Key
 
 from . import clients, jwks, keys
 from .clients import AppClient
+from .password_policy import DEFAULT as DEFAULT_POLICY
+from .password_policy import Policy
+from .password_policy import parse as parse_policy
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,14 @@ class Pool:
     remember_on_prompt: bool = False
     # Signs what the pool hands out opaque (pagination tokens, refresh tokens).
     secret: bytes = b""
+    # The pool's own private keys (PEM), for sign-in: access tokens with `kid`, ID tokens with
+    # `id_kid` (real pools sign them with different keys). Empty for pools trusting outside keys;
+    # a pool made before ID keys existed signs ID tokens with its access key.
+    kid: str = ""
+    private_pem: str = field(default="", repr=False)
+    id_kid: str = ""
+    id_private_pem: str = field(default="", repr=False)
+    password_policy: Policy = DEFAULT_POLICY
 
 
 def valid_pool_id(pool_id: str) -> bool:
@@ -98,6 +109,15 @@ def pool_from_record(record: Mapping[str, str], external_jwks: Any = None) -> Po
         challenge_on_new_device=record.get("device_challenge", "0") == "1",
         remember_on_prompt=record.get("device_remember_on_prompt", "0") == "1",
         secret=_secret(record, pool_id, gen),
+        kid=record.get("kid", ""),
+        private_pem=record.get("private_pem", ""),
+        id_kid=record.get("id_kid") or record.get("kid", ""),
+        id_private_pem=record.get("id_private_pem") or record.get("private_pem", ""),
+        password_policy=(
+            parse_policy(orjson.loads(record["password_policy"]))
+            if record.get("password_policy")
+            else DEFAULT_POLICY
+        ),
     )
 
 

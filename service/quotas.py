@@ -56,6 +56,14 @@ OPERATIONS: dict[str, Quota] = {
     "GlobalSignOut": Quota("UserUpdate", per_user="write"),
     # RevokeToken takes a refresh token, not a session: only its category applies.
     "RevokeToken": Quota("UserToken"),
+    # Sign-in (service/ops/auth.py). The Quotas page names InitiateAuth and
+    # RespondToAuthChallenge among the per-user "read" examples. RespondToAuthChallenge's first
+    # three responses of a sign-in draw from a bucket three times UserAuthentication's, later
+    # ones from UserAuthentication, NEW_PASSWORD_REQUIRED from UserAccountRecovery (ops/auth.py).
+    "InitiateAuth": Quota("UserAuthentication", per_user="read"),
+    "RespondToAuthChallenge": Quota("UserAuthentication", per_user="read"),
+    "AdminInitiateAuth": Quota("UserAuthentication", per_user="read"),
+    "AdminRespondToAuthChallenge": Quota("UserAuthentication", per_user="read"),
 }
 
 # The user-hash fields of each per-user bucket (read by _session.lua).

@@ -37,6 +37,12 @@ class RefreshClaims:
     client_id: str
     origin_jti: str
     exp: int
+    # Sign-in's additions (tokens minted before them carry none): when the token was issued
+    # (epoch seconds; a GlobalSignOut after it revokes it), the sign-in's auth_time (kept by
+    # every access token refreshed from it) and the device it signed in with.
+    iat: int = 0
+    auth_time: int = 0
+    device_key: str = ""
 
 
 def _key(pool: Pool) -> AESGCM:
@@ -56,7 +62,7 @@ def seal(pool: Pool, claims: RefreshClaims) -> str:
     iv = os.urandom(12)
     payload = orjson.dumps(
         [claims.pool_id, claims.gen, claims.username, claims.sub, claims.client_id,
-         claims.origin_jti, claims.exp]
+         claims.origin_jti, claims.exp, claims.iat, claims.auth_time, claims.device_key]
     )  # fmt: skip
     sealed = _key(pool).encrypt(iv, payload, _HEADER)
     parts = (_HEADER, _b64(os.urandom(256)), _b64(iv), _b64(sealed[:-16]), _b64(sealed[-16:]))
@@ -71,10 +77,14 @@ def unseal(pool: Pool, token: str) -> RefreshClaims | None:
     try:
         iv, body, tag = _unb64(parts[2]), _unb64(parts[3]), _unb64(parts[4])
         payload = orjson.loads(_key(pool).decrypt(iv, body + tag, _HEADER))
-        pool_id, gen, username, sub, client_id, origin_jti, exp = payload
+        pool_id, gen, username, sub, client_id, origin_jti, exp = payload[:7]
+        iat, auth_time, device_key = payload[7:10] if len(payload) >= 10 else (0, 0, "")
+        return RefreshClaims(
+            pool_id, gen, username, sub, client_id, origin_jti, int(exp),
+            int(iat), int(auth_time), str(device_key),
+        )  # fmt: skip
     except (binascii.Error, ValueError, InvalidTag, TypeError):
         return None
-    return RefreshClaims(pool_id, gen, username, sub, client_id, origin_jti, int(exp))
 
 
 def looks_like_jwt(token: str) -> bool:

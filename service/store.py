@@ -22,7 +22,7 @@ from jose import jwk
 from jose.backends.base import Key
 from redis.exceptions import NoScriptError
 
-from . import admin_input, keys, lua, refresh, tokens
+from . import admin_input, keys, lua, password_policy, refresh, srp, tokens
 from . import jwks as jwks_doc
 from .pools import Pool, pool_from_record, text
 from .settings import Settings
@@ -64,6 +64,22 @@ async def server_ms(r: aioredis.Redis) -> int:
 def _client_id() -> str:
     alphabet = string.ascii_lowercase + string.digits
     return "".join(secrets.choice(alphabet) for _ in range(26))
+
+
+# The flows a pool's generated app client allows (a pool created without --client-id): every
+# flow this service serves, so a fresh pool signs users in at once, with the AWS CLI's
+# USER_PASSWORD_AUTH too. Clients named with --client-id keep CreateUserPoolClient's defaults.
+GENERATED_CLIENT_FLOWS = [
+    "ALLOW_USER_PASSWORD_AUTH",
+    "ALLOW_USER_SRP_AUTH",
+    "ALLOW_REFRESH_TOKEN_AUTH",
+    "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+    "ALLOW_CUSTOM_AUTH",
+]
+
+
+def _default_client() -> dict[str, Any]:
+    return {"id": _client_id(), "explicit_auth_flows": GENERATED_CLIENT_FLOWS}
 
 
 def _new_key_pair() -> tuple[str, str, dict[str, Any]]:
@@ -145,13 +161,16 @@ async def create_pool(
         "device_challenge": "1" if challenge_on_new_device else "0",
         "device_remember_on_prompt": "1" if remember_on_prompt else "0",
         "secret": secrets.token_hex(32),
-        "clients": orjson.dumps(client_ids or [_client_id()]).decode(),
+        "clients": orjson.dumps(client_ids or [_default_client()]).decode(),
         "deleted": "0",
         "created_ms": str(await server_ms(r)),
     }
     if jwks is None and jwks_url is None:
         kid, pem, entry = _new_key_pair()
-        record.update(kid=kid, private_pem=pem, jwks=orjson.dumps({"keys": [entry]}).decode())
+        # ID tokens are signed with a second key, as real pools do: the JWKS has both.
+        id_kid, id_pem, id_entry = _new_key_pair()
+        record.update(kid=kid, private_pem=pem, id_kid=id_kid, id_private_pem=id_pem)
+        record["jwks"] = orjson.dumps({"keys": [entry, id_entry]}).decode()
     else:
         record["jwks"] = orjson.dumps(public_doc or {"keys": []}).decode()
         if jwks_url:
@@ -471,3 +490,34 @@ async def mint_refresh(
     if not await _run(r, lua.ISSUE_REFRESH, [k.user, k.refresh], [origin_jti, client_id]):
         raise StoreError("User does not exist.")
     return refresh.seal(pool, claims)
+
+
+# -- passwords -----------------------------------------------------------------------------
+async def set_password(
+    r: aioredis.Redis,
+    pool_id: str,
+    username: str,
+    password: str,
+    permanent: bool = True,
+    *,
+    check_policy: bool = True,
+) -> User:
+    """Give a user a password: only its SRP salt and verifier are stored (`srp_salt`,
+    `srp_verifier`, hex), so the SRP and plain-password sign-ins share one secret. Permanent:
+    the user becomes CONFIRMED; temporary: FORCE_CHANGE_PASSWORD (the next sign-in must answer
+    NEW_PASSWORD_REQUIRED), as AdminSetUserPassword does. The pool's password policy applies
+    (InvalidInput with Cognito's message)."""
+    admin_input.pool_id(pool_id)
+    admin_input.username(username)
+    if check_policy:
+        policy = pool_from_record(await pool_record(r, pool_id)).password_policy
+        problem = password_policy.violation(policy, password)
+        if problem is not None:
+            raise InvalidInput(problem)
+    user = await get_user(r, pool_id, username)
+    salt, verifier = srp.password_verifier(pool_id, username, password)
+    status = "CONFIRMED" if permanent else "FORCE_CHANGE_PASSWORD"
+    fields = {"srp_salt": salt, "srp_verifier": verifier, "status": status}
+    if not await _run(r, lua.SET_PASSWORD, [user.keys.user], [user.sub, *_flat(fields)]):
+        raise StoreError("User does not exist.")
+    return await get_user(r, pool_id, username)

@@ -53,6 +53,8 @@ def test_every_served_operation_is_a_cognito_operation(redis_url: str) -> None:
         "ConfirmDevice",
         "GlobalSignOut",
         "RevokeToken",
+        "InitiateAuth",
+        "RespondToAuthChallenge",
     }
     assert set(served) <= COGNITO_OPERATIONS
     # Every served operation has its quota category (service/quotas.py).

@@ -136,7 +136,10 @@ def test_pool_create(env: dict[str, str], main: Runner, admin_redis: Any) -> Non
     assert len(view["ClientIds"]) == 1
     record = admin_redis.hgetall(keys.pool("eu-west-1_CliPool"))
     assert record[b"device_tracking"] == b"1"
-    assert json.loads(record[b"clients"]) == view["ClientIds"]
+    # The generated client is stored with its sign-in flows (store.GENERATED_CLIENT_FLOWS).
+    generated = json.loads(record[b"clients"])
+    assert [c["id"] for c in generated] == view["ClientIds"]
+    assert "ALLOW_USER_PASSWORD_AUTH" in generated[0]["explicit_auth_flows"]
     assert record[b"region"] == b"eu-west-1"
 
     again = main("pool", "create", "eu-west-1_CliPool", ok=False)
@@ -498,3 +501,39 @@ def test_with_redis_url_set_nothing_is_started(env: dict[str, str], main: Runner
     main("user", "create", "kim")
     assert main("redis", "url").stdout == env["REDIS_URL"] + "\n"
     assert not (Path(env["DATA_DIR"]) / "redis.sock").exists()
+
+
+# -- passwords (sign-in) ---------------------------------------------------------------------------
+def test_user_passwords(main: Runner, admin: Admin, cognito: Any) -> None:
+    from tests.auth_helpers import default_client
+
+    view = as_json(main("user", "create", "pat", "--password", "Pat-passw0rd!"))
+    assert view["UserStatus"] == "CONFIRMED"
+    raw = admin.redis.hgetall(
+        admin.settings.default_pool_id
+        and store.User(
+            admin.settings.default_pool_id,
+            view
+            and admin.redis.hget(
+                f"cgd:{{pools}}:pool:{admin.settings.default_pool_id}", "gen"
+            ).decode(),
+            "pat",
+            "",
+            "",
+            True,
+        ).keys.user
+    )
+    assert b"srp_verifier" in raw and b"Pat-passw0rd!" not in b"".join(raw.values())
+    client_id = default_client(admin)
+    cognito.initiate_auth(
+        AuthFlow="USER_PASSWORD_AUTH",
+        ClientId=client_id,
+        AuthParameters={"USERNAME": "pat", "PASSWORD": "Pat-passw0rd!"},
+    )
+    temp = as_json(main("user", "set-password", "pat", "Temp-passw0rd!", "--temporary"))
+    assert temp["UserStatus"] == "FORCE_CHANGE_PASSWORD"
+    weak = main("user", "set-password", "pat", "weak", ok=False)
+    assert (weak.returncode, weak.stderr) == (
+        1,
+        "error: Password does not conform to policy: Password not long enough\n",
+    )

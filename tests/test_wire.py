@@ -542,7 +542,7 @@ def test_missing_or_unknown_target(live_session: LiveServer, target: str | None)
     assert_cognito_error(answer, type_name, message, status)
 
 
-@pytest.mark.parametrize("operation", ["AdminGetDevice", "GetUser", "InitiateAuth"])
+@pytest.mark.parametrize("operation", ["AdminGetDevice", "GetUser", "SignUp"])
 def test_a_cognito_operation_not_served_yet(live_session: LiveServer, operation: str) -> None:
     answer = call(live_session.url, {}, target=TARGET_PREFIX + operation)
     type_name, message, status = answer.error
@@ -694,7 +694,8 @@ def test_jwks_has_cognitos_format_and_verifies_tokens(live: LiveServer, admin: A
     assert status == 200
     assert headers["Content-Type"].startswith("application/json")
     assert list(doc) == ["keys"]
-    assert len(doc["keys"]) == 1
+    # Two keys, as real pools have: the first signs access tokens, the second ID tokens.
+    assert len(doc["keys"]) == 2
     key = doc["keys"][0]
     assert list(key) == ["alg", "e", "kid", "kty", "n", "use"]
     assert (key["alg"], key["kty"], key["use"], key["e"]) == ("RS256", "RSA", "sig", "AQAB")

@@ -15,6 +15,7 @@ from ..connect import Transport
 from ..pools import PoolRegistry
 from ..session import TokenOperation, TokenStep
 from ..settings import Settings
+from .auth import InitiateAuth, RespondToAuthChallenge, SignIn
 from .devices import ConfirmDevice, ForgetDevice, GetDevice, ListDevices, UpdateDeviceStatus
 from .sign_out import GlobalSignOut, RevokeToken
 
@@ -36,4 +37,8 @@ def operations(settings: Settings, registry: PoolRegistry, pipe: Transport) -> d
         op.name: functools.partial(step.run, op, step.head(op)) for op in token_ops
     }
     served["RevokeToken"] = RevokeToken(settings, registry, pipe)
+    # Sign-in. AdminInitiateAuth and AdminRespondToAuthChallenge (ops/auth.py) wait for SigV4.
+    signin = SignIn(settings, registry, pipe)
+    served["InitiateAuth"] = InitiateAuth(signin)
+    served["RespondToAuthChallenge"] = RespondToAuthChallenge(signin)
     return served

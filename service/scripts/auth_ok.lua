@@ -1,0 +1,40 @@
+-- auth_ok.lua: a successful sign-in, just before its tokens are minted: the failed-sign-in count
+-- starts again, the device is registered (a new one, unconfirmed until ConfirmDevice) or its
+-- last sign-in recorded, and the refresh token's origin_jti is recorded (RevokeToken deletes it).
+--
+-- KEYS[1] user    HASH the user
+-- KEYS[2] devices SET  the user's device keys
+-- KEYS[3] device  HASH the device (a key that never exists when none)
+-- KEYS[4] refresh HASH live refresh tokens: origin_jti -> client id
+-- ARGV[1] the user's sub
+-- ARGV[2] device: "new" (register ARGV[3] with group ARGV[4]), "seen" (an existing one signed in
+--         again), or ""
+-- ARGV[3] device key
+-- ARGV[4] device group key
+-- ARGV[5] the client's IP (last_ip_used)
+-- ARGV[6] the refresh token's origin_jti
+-- ARGV[7] the app client id
+-- ARGV[8..] field, value, ... to set on the user (a new password's salt and verifier, status)
+--
+-- Returns the server time in ms (the tokens' iat, on the clock sign-outs use), or false when
+-- the user does not exist.
+if redis.call('HGET', KEYS[1], 'sub') ~= ARGV[1] then
+  return false
+end
+local t = redis.call('TIME')
+local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local auth_ms = math.floor(now_ms / 1000) * 1000
+redis.call('HDEL', KEYS[1], 'fail_count', 'fail_ms', 'lock_until_ms')
+if #ARGV > 7 then
+  redis.call('HSET', KEYS[1], 'modified_ms', now_ms, unpack(ARGV, 8))
+end
+if ARGV[2] == 'new' then
+  redis.call('HSET', KEYS[3], 'key', ARGV[3], 'status', 'valid', 'remembered', 'not_remembered',
+    'confirmed', '0', 'group', ARGV[4], 'last_ip', ARGV[5], 'sdk', 'aws-sdk', 'create_ms', now_ms,
+    'modified_ms', now_ms, 'last_auth_ms', auth_ms)
+  redis.call('SADD', KEYS[2], ARGV[3])
+elseif ARGV[2] == 'seen' and redis.call('EXISTS', KEYS[3]) == 1 then
+  redis.call('HSET', KEYS[3], 'last_auth_ms', auth_ms, 'last_ip', ARGV[5])
+end
+redis.call('HSET', KEYS[4], ARGV[6], ARGV[7])
+return now_ms

@@ -1,0 +1,67 @@
+-- auth_read.lua: the first step of every sign-in request (InitiateAuth, RespondToAuthChallenge):
+-- the user's state, the device it presents, and (for a challenge response) its session, which
+-- is used up here: a session answers one request only.
+--
+-- KEYS[1] user    HASH the user: sub, status, enabled, srp_salt, srp_verifier, lock_until_ms,
+--                      and the per-user buckets (see _session.lua)
+-- KEYS[2] device  HASH the device the request presents (a key that never exists when none)
+-- KEYS[3] session HASH the sign-in session answered (a key that never exists when none)
+-- ARGV[1] the per-user bucket this request draws from ("bucket" or "wbucket"), or "" for none
+-- ARGV[2] rate    tokens added per second
+-- ARGV[3] burst   bucket size, in tokens
+-- ARGV[4] "1": use up the session at KEYS[3]
+-- ARGV[5] "1": the request presents a device (DEVICE_KEY), which must exist
+--
+-- Checks, in this order: the user exists, the device exists (before the session is used up:
+-- amazon-cognito-identity-js retries the same answer without its device when told the device
+-- does not exist), the session, the bucket, enabled, the failed-sign-in lockout.
+-- Returns {"NO_USER"}, {"NO_DEVICE"}, {"NO_SESSION"} (expired or never made), {"USED_SESSION"},
+-- {"THROTTLED"}, {"DISABLED"}, {"LOCKED"}, or
+-- {"OK", now_ms, sub, status, srp_salt, srp_verifier, device confirmed, device verifier,
+--  device salt, device group, session field, value, ...}.
+local t = redis.call('TIME')
+local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local now_ms = math.floor(now_us / 1000)
+local bucket = ARGV[1]
+local tokens_field = bucket .. '_tokens'
+local ts_field = bucket .. '_ts_us'
+local u = redis.call('HMGET', KEYS[1], 'sub', 'status', 'enabled', 'srp_salt', 'srp_verifier',
+  'lock_until_ms', tokens_field, ts_field)
+if not u[1] then
+  return {'NO_USER'}
+end
+local d = {false, false, false, false, false}
+if ARGV[5] == '1' then
+  d = redis.call('HMGET', KEYS[2], 'key', 'confirmed', 'verifier', 'salt', 'group')
+  if not d[1] then
+    return {'NO_DEVICE'}
+  end
+end
+local s = {}
+if ARGV[4] == '1' then
+  s = redis.call('HGETALL', KEYS[3])
+  if #s == 0 then
+    return {'NO_SESSION'}
+  end
+  if redis.call('HGET', KEYS[3], 'used') == '1' then
+    return {'USED_SESSION'}
+  end
+  -- Kept (with its TTL) as used, so a replay is told so rather than "expired".
+  redis.call('HSET', KEYS[3], 'used', '1')
+end
+if bucket ~= '' then
+  local left, taken = take_token(u[7], u[8], tonumber(ARGV[2]), tonumber(ARGV[3]), now_us)
+  redis.call('HSET', KEYS[1], tokens_field, left, ts_field, now_us)
+  if not taken then
+    return {'THROTTLED'}
+  end
+end
+if u[3] ~= '1' then
+  return {'DISABLED'}
+end
+local lock = tonumber(u[6])
+if lock and lock > now_ms then
+  return {'LOCKED'}
+end
+return {'OK', now_ms, u[1], u[2] or '', u[4] or '', u[5] or '', d[2] or '1', d[3] or '',
+  d[4] or '', d[5] or '', unpack(s)}
