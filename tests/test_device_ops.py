@@ -26,7 +26,7 @@ import pytest
 import redis
 from botocore.exceptions import ClientError
 
-from service import cli, store
+from service import cli, clients, store
 from service.ops import devices as device_ops
 from service.ops import sign_out
 from tests.conftest import (
@@ -464,7 +464,7 @@ def test_revoke_token_revokes_its_origin_jti_only(
     assert listed_keys(cognito, access) == [device]  # warm
 
     client_id = admin.run(lambda r: store.pool_record(r, POOL))["clients"]
-    client_id = json.loads(client_id)[0]
+    client_id = next(iter(clients.parse(json.loads(client_id))))
     answer = cognito.revoke_token(Token=refresh_token, ClientId=client_id)
     assert body_of(answer) == {}
     for name, fn in calls(cognito, access, device).items():
@@ -484,7 +484,7 @@ def test_revoke_token_minted_by_the_store(roomy: tuple[LiveServer, Admin, Any]) 
     first = admin.token("quin", origin_jti="o-1")
     refreshed = admin.token("quin", origin_jti="o-1")  # the same refresh token's next access
     other = admin.token("quin", origin_jti="o-2")
-    client_id = sorted(json.loads(admin.run(lambda r: store.pool_record(r, POOL))["clients"]))[0]
+    client_id = pool_clients(admin)[0]
     refresh_token = admin.run(
         lambda r: store.mint_refresh(r, POOL, user, client_id=client_id, origin_jti="o-1")
     )
@@ -914,7 +914,7 @@ def test_revoke_token_errors_and_silent_successes(
     assert listed_keys(cognito, access) == [device]
     # A refresh token of another pool, presented with this pool's client: 200, nothing.
     default_user = admin.create_user("bea")
-    default_client = sorted(json.loads(admin.run(lambda r: store.pool_record(r, POOL))["clients"]))
+    default_client = pool_clients(admin)
     other_pool = admin.run(
         lambda r: store.mint_refresh(
             r,
@@ -1225,7 +1225,7 @@ def test_a_warm_call_is_one_evalsha(counted: tuple[LiveServer, Admin, CommandLog
     token = admin.token("walt")
     bystander = admin.create_user("xavi")
     bystander_token = admin.token("xavi")
-    client_id = sorted(json.loads(admin.run(lambda r: store.pool_record(r, POOL))["clients"]))[0]
+    client_id = pool_clients(admin)[0]
     refresh_tokens = [
         admin.run(
             lambda r, o=o: store.mint_refresh(r, POOL, bystander, client_id=client_id, origin_jti=o)
@@ -1322,7 +1322,7 @@ def test_aws_cli(roomy: tuple[LiveServer, Admin, Any]) -> None:
     gone = admin.add_device(user)
     fresh = admin.add_device(user, confirmed=False)
     token = admin.token("yvonne", origin_jti="cli-1")
-    client_id = sorted(json.loads(admin.run(lambda r: store.pool_record(r, POOL))["clients"]))[0]
+    client_id = pool_clients(admin)[0]
     refresh_token = admin.run(
         lambda r: store.mint_refresh(r, POOL, user, client_id=client_id, origin_jti="cli-1")
     )
@@ -1413,3 +1413,9 @@ def test_aws_cli(roomy: tuple[LiveServer, Admin, Any]) -> None:
         "NotAuthorizedException",
         REVOKED,
     )
+
+
+def pool_clients(admin: Admin) -> list[str]:
+    """The default pool's app client ids, sorted."""
+    record = admin.run(lambda r: store.pool_record(r, POOL))
+    return sorted(clients.parse(json.loads(record["clients"])))

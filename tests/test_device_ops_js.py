@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from service import store
+from service import clients, store
 from tests.conftest import PROJECT, Admin, LiveServer
 
 SOURCES = PROJECT / "tests" / "js"
@@ -112,7 +112,7 @@ def test_js_sdk_device_and_sign_out_operations(
     fresh = admin.add_device(user, confirmed=False)
     token = admin.token("alice", origin_jti="js-1")
     other = admin.token("alice", origin_jti="js-2")
-    client_id = sorted(json.loads(admin.run(lambda r: store.pool_record(r, POOL))["clients"]))[0]
+    client_id = pool_clients(admin)[0]
     refresh_token = admin.run(
         lambda r: store.mint_refresh(r, POOL, user, client_id=client_id, origin_jti="js-1")
     )
@@ -165,3 +165,9 @@ def test_js_sdk_device_and_sign_out_operations(
     stored = admin.redis.hgetall(user.keys.device(fresh))
     assert (stored[b"verifier"], stored[b"salt"], stored[b"name"]) == (b"pv", b"sa", b"js")
     assert not admin.redis.exists(user.keys.device(gone))
+
+
+def pool_clients(admin: Admin) -> list[str]:
+    """The default pool's app client ids, sorted."""
+    record = admin.run(lambda r: store.pool_record(r, POOL))
+    return sorted(clients.parse(json.loads(record["clients"])))
