@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from service import store
 from tests.conftest import Admin, LiveServer, client_error
 
 
@@ -54,9 +55,7 @@ def test_readme_walkthrough(cognito: Any, admin: Admin, live: LiveServer) -> Non
     )
     assert b"srp_verifier" in raw and b"Perm4nent!" not in b"".join(raw.values())
     # A device as a sign-in would leave it, confirmed: then the admin view.
-    stored_user = admin.run(
-        lambda r: __import__("service.store").store.get_user(r, pool_id, "alice")
-    )
+    stored_user = admin.run(lambda r: store.get_user(r, pool_id, "alice"))
     key = admin.add_device(stored_user, name="phone", remembered=False)
     devices = cognito.admin_list_devices(UserPoolId=pool_id, Username="alice")["Devices"]
     assert [d["DeviceKey"] for d in devices] == [key]
@@ -74,7 +73,7 @@ def test_pools_clients_and_errors(cognito: Any) -> None:
     ids = []
     token = None
     while True:
-        kw = {"NextToken": token} if token else {}
+        kw: dict[str, str] = {"NextToken": token} if token else {}
         page = cognito.list_user_pools(MaxResults=1, **kw)
         ids += [p["Id"] for p in page["UserPools"]]
         token = page.get("NextToken")
@@ -126,7 +125,7 @@ def test_users_and_devices(cognito: Any, admin: Admin) -> None:
     assert cognito.admin_get_user(UserPoolId=pool_id, Username="bob")["Enabled"] is False
     cognito.admin_enable_user(UserPoolId=pool_id, Username="bob")
     cognito.admin_user_global_sign_out(UserPoolId=pool_id, Username="bob")
-    user = admin.run(lambda r: __import__("service.store").store.get_user(r, pool_id, "bob"))
+    user = admin.run(lambda r: store.get_user(r, pool_id, "bob"))
     key = admin.add_device(user, name="phone")
     dev = cognito.admin_get_device(UserPoolId=pool_id, Username="bob", DeviceKey=key)["Device"]
     assert dev["DeviceKey"] == key
