@@ -140,3 +140,88 @@ def test_users_and_devices(cognito: Any, admin: Admin) -> None:
     with pytest.raises(ClientError) as info:
         cognito.admin_get_user(UserPoolId=pool_id, Username="bob")
     assert client_error(info) == ("UserNotFoundException", "User does not exist.", 400)
+
+
+def test_the_models_errors_from_real_conditions(cognito: Any, admin: Admin) -> None:
+    def code(call: Any, **kw: Any) -> tuple[str, str, int]:
+        with pytest.raises(ClientError) as info:
+            call(**kw)
+        return client_error(info)
+
+    gone = "us-east-1_NoSuchOne"
+    assert code(cognito.admin_get_user, UserPoolId=gone, Username="x") == (
+        "ResourceNotFoundException",
+        f"User pool {gone} does not exist.",
+        400,
+    )
+    assert code(cognito.admin_get_user, UserPoolId="bad id", Username="x")[0] == (
+        "InvalidParameterException"
+    )
+    untracked = str(cognito.create_user_pool(PoolName="plain")["UserPool"]["Id"])
+    cognito.admin_create_user(UserPoolId=untracked, Username="u", MessageAction="SUPPRESS")
+    assert code(cognito.admin_list_devices, UserPoolId=untracked, Username="u") == (
+        "InvalidUserPoolConfigurationException",
+        "Device tracking is not enabled for this user pool.",
+        400,
+    )
+    pool_id = _pool(cognito)
+    for call, kw in (
+        (cognito.admin_list_devices, {}),
+        (cognito.admin_get_device, {"DeviceKey": "us-east-1_0a"}),
+        (cognito.admin_forget_device, {"DeviceKey": "us-east-1_0a"}),
+        (cognito.admin_user_global_sign_out, {}),
+        (cognito.admin_disable_user, {}),
+        (cognito.admin_enable_user, {}),
+        (cognito.admin_delete_user, {}),
+        (cognito.admin_set_user_password, {"Password": "Abcdef1!"}),
+    ):
+        assert code(call, UserPoolId=pool_id, Username="nobody", **kw)[0] == (
+            "UserNotFoundException"
+        ), call
+    cognito.admin_create_user(
+        UserPoolId=pool_id, Username="c", TemporaryPassword="Abcdef1!", MessageAction="SUPPRESS"
+    )
+    cognito.admin_set_user_password(
+        UserPoolId=pool_id, Username="c", Password="Abcdef1!", Permanent=True
+    )
+    assert code(
+        cognito.admin_create_user, UserPoolId=pool_id, Username="c", MessageAction="RESEND"
+    ) == ("UnsupportedUserStateException", "User is already confirmed.", 400)
+    for password, missing in (("abcdefg1!", "uppercase"), ("ABCDEFG1!", "lowercase"),
+                              ("Abcdefgh!", "numeric"), ("Abcdefg12", "symbol")):  # fmt: skip
+        assert (
+            code(
+                cognito.admin_set_user_password, UserPoolId=pool_id, Username="c", Password=password
+            )[1]
+            == f"Password did not conform with policy: Password must have {missing} characters"
+        )
+    assert code(
+        cognito.admin_create_user,
+        UserPoolId=pool_id,
+        Username="d",
+        UserAttributes=[{"Name": "shoe_size", "Value": "9"}],
+    )[1] == (
+        "Attributes did not conform to the schema: "
+        "Type for attribute {shoe_size} could not be determined"
+    )
+    protected = str(
+        cognito.create_user_pool(PoolName="kept", DeletionProtection="ACTIVE")["UserPool"]["Id"]
+    )
+    assert code(cognito.delete_user_pool, UserPoolId=protected)[0] == "InvalidParameterException"
+    assert code(cognito.list_user_pools, MaxResults=5, NextToken="!!")[0] == (
+        "InvalidParameterException"
+    )
+    assert code(
+        cognito.admin_list_devices, UserPoolId=pool_id, Username="c", PaginationToken="forged.x"
+    ) == ("InvalidParameterException", "Invalid pagination token.", 400)
+
+
+def test_admin_calls_count_against_their_category(live_factory: Any) -> None:
+    from tests.conftest import boto_client
+
+    server, _ = live_factory(pool_rate_limit=True, category_rates={"UserPoolRead": 2.0})
+    idp = boto_client(server.url)
+    with pytest.raises(ClientError) as info:
+        for _ in range(5):
+            idp.describe_user_pool(UserPoolId="us-east-1_LocalPool")
+    assert client_error(info) == ("TooManyRequestsException", "Too many requests", 400)

@@ -231,3 +231,27 @@ def test_boto3_with_wrong_credentials(live: LiveServer) -> None:
     with pytest.raises(ClientError) as info:
         bad.list_user_pools(MaxResults=1)
     assert info.value.response["Error"]["Code"] == "InvalidSignatureException"
+
+
+def test_js_sdk_v3_signed_calls(live: LiveServer) -> None:
+    """The JS SDK v3's own signer (Node), with the SDK tests/test_browser.py installs."""
+    from tests.test_browser import _install
+
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not node or not npm:
+        pytest.skip("node and npm are needed for the JS SDK")
+    installed = _install(node, npm)
+    script = PROJECT / "tests" / "browser" / "admin_sigv4.mjs"
+    env = {**os.environ, "CGD_NODE_MODULES": str(installed / "node_modules")}
+    done = subprocess.run(
+        [node, str(script), live.url, "test"],
+        capture_output=True, text=True, env=env, timeout=120, check=True,
+    )  # fmt: skip
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["created"].startswith("us-east-1_")
+    assert out["signed"] == "OK"
+    assert out["wrongSecret"] == f"InvalidSignatureException: {MISMATCH}"
+    assert out["wrongRegion"] == (
+        "InvalidSignatureException: Credential should be scoped to a valid region, "
+        "not 'eu-west-1'. "
+    )

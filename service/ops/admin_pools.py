@@ -94,9 +94,12 @@ def _page(token: str | None) -> str:
     if token is None:
         return ""
     try:
-        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        after = base64.b64decode(token + "=" * (-len(token) % 4), b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise e.InvalidParameterException("Invalid pagination token.") from None
+        after = ""
+    if not after:
+        raise e.InvalidParameterException("Invalid pagination token.")
+    return after
 
 
 def _token(after: str) -> str:
