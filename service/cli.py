@@ -255,7 +255,11 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     made: dict[str, str] = {}
     if not settings.admin_credentials:
         # Made (once, kept in Redis) before any worker starts, so every worker reads this pair.
-        made = asyncio.run(_admin_credentials(settings))
+        # Redis not there yet: the workers make it (and fail, and back off) themselves.
+        try:
+            made = asyncio.run(_admin_credentials(settings))
+        except Exception as exc:
+            sys.stderr.write(f"admin credentials not made yet: {exc}\n")
 
     def announce(sock: socket.socket) -> None:
         host, port = sock.getsockname()[:2]
