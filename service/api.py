@@ -10,7 +10,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
 from . import metrics, netrules, protocol
-from .catalog import COGNITO_OPERATIONS
+from .catalog import COGNITO_OPERATIONS, SIGNED_OPERATIONS
 from .errors import (
     WAF_BLOCK,
     CognitoError,
@@ -21,10 +21,12 @@ from .errors import (
     SerializationException,
     TooManyRequestsException,
     UnknownOperationException,
+    UnrecognizedClientException,
 )
 from .logs import REQUEST_ID
 from .ops import Operation
 from .settings import Settings
+from .sigv4 import Verifier
 from .transport import RedisOverloaded, RedisReplyError, RedisUnavailable
 
 log = logging.getLogger("service")
@@ -34,11 +36,18 @@ class Api:
     """Answers API requests. Holds what a request needs, so it never looks it up in the app."""
 
     def __init__(
-        self, settings: Settings, ids: protocol.RequestIds, operations: dict[str, Operation]
+        self,
+        settings: Settings,
+        ids: protocol.RequestIds,
+        operations: dict[str, Operation],
+        verifier: Verifier | None = None,
     ) -> None:
         self.settings = settings
         self.ids = ids
         self.operations = operations
+        # Checks the SigV4 signature of every operation the model marks signed (the admin
+        # plane). None refuses them all: no credentials, no admin calls.
+        self.verifier = verifier
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
         request_id = self.ids.next()
@@ -120,7 +129,19 @@ class Api:
                 f"The request body did not arrive within {settings.body_timeout_s:g} s."
             ) from None
         netrules.CURRENT_REQUEST.set(request)
+        if name in SIGNED_OPERATIONS:
+            # Before the body is parsed into anything: an unsigned or wrongly signed call gets
+            # no further. One set lookup for the unsigned (access-token) operations.
+            self._check_signature(request, raw)
         return await operation(protocol.parse_body(raw))
+
+    def _check_signature(self, request: web.BaseRequest, raw: bytes) -> None:
+        if self.verifier is None:
+            raise UnrecognizedClientException(
+                "The security token included in the request is invalid."
+            )
+        path, _, query = request.raw_path.partition("?")
+        self.verifier.verify(request.method, path, query, request.headers, raw)
 
     def _too_large(self) -> RequestEntityTooLargeException:
         return RequestEntityTooLargeException(

@@ -15,6 +15,7 @@ from .errors import ResourceNotFoundException, UnknownRouteException, pool_not_f
 from .ops import operations
 from .pools import PoolRegistry
 from .settings import Settings
+from .sigv4 import Verifier
 from .transport import RedisOverloaded, RedisReplyError, RedisUnavailable
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -39,7 +40,9 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
         await pipe.execute("SCRIPT", "LOAD", script.source)
     app[PIPE] = pipe
     app[REGISTRY] = registry
-    app[API] = Api(settings, app[IDS], operations(settings, registry, pipe))
+    credentials = settings.admin_credentials or await store.ensure_admin_credentials(admin)
+    verifier = Verifier(credentials, settings.region)
+    app[API] = Api(settings, app[IDS], operations(settings, registry, pipe, admin), verifier)
     tasks = [
         asyncio.create_task(registry.refresh_forever(admin, settings.pool_refresh_s)),
         asyncio.create_task(_flush_metrics_forever()),

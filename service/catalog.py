@@ -163,3 +163,47 @@ COGNITO_OPERATIONS: frozenset[str] = frozenset(
         "VerifyUserAttribute",
     }
 )
+
+
+# The operations the model marks `authtype: none`: a user's own calls, not SigV4-signed. Every
+# other operation is signed and refused unless its signature checks out (service/sigv4.py);
+# tests/test_catalog.py keeps this list in step with the installed model.
+UNSIGNED_OPERATIONS: frozenset[str] = frozenset(
+    {
+        "AssociateSoftwareToken",
+        "ChangePassword",
+        "CompleteWebAuthnRegistration",
+        "ConfirmDevice",
+        "ConfirmForgotPassword",
+        "ConfirmSignUp",
+        "DeleteUser",
+        "DeleteUserAttributes",
+        "DeleteWebAuthnCredential",
+        "ForgetDevice",
+        "ForgotPassword",
+        "GetDevice",
+        "GetTokensFromRefreshToken",
+        "GetUser",
+        "GetUserAttributeVerificationCode",
+        "GetUserAuthFactors",
+        "GlobalSignOut",
+        "InitiateAuth",
+        "ListDevices",
+        "ListUserSessions",
+        "ListWebAuthnCredentials",
+        "ResendConfirmationCode",
+        "RespondToAuthChallenge",
+        "RevokeToken",
+        "RevokeUserSession",
+        "SetUserMFAPreference",
+        "SetUserSettings",
+        "SignUp",
+        "StartWebAuthnRegistration",
+        "UpdateAuthEventFeedback",
+        "UpdateDeviceStatus",
+        "UpdateUserAttributes",
+        "VerifySoftwareToken",
+        "VerifyUserAttribute",
+    }
+)
+SIGNED_OPERATIONS: frozenset[str] = COGNITO_OPERATIONS - UNSIGNED_OPERATIONS

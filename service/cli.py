@@ -300,6 +300,14 @@ async def demo_hint(r: aioredis.Redis, settings: Settings, endpoint: str) -> str
     )
 
 
+async def _admin_credentials(settings: Settings) -> dict[str, str]:
+    r = connect.admin_client(settings.redis_url, 10)
+    try:
+        return await store.ensure_admin_credentials(r)
+    finally:
+        await r.aclose()
+
+
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     from . import server
 
@@ -311,6 +319,14 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     )
     settings = replace(settings, redis_url=embedded.redis_url(settings))
     logs.configure(settings.log_level)
+    made: dict[str, str] = {}
+    if not settings.admin_credentials:
+        # Made (once, kept in Redis) before any worker starts, so every worker reads this pair.
+        # Redis not there yet: the workers make it (and fail, and back off) themselves.
+        try:
+            made = asyncio.run(_admin_credentials(settings))
+        except Exception as exc:
+            sys.stderr.write(f"admin credentials not made yet: {exc}\n")
 
     def announce(sock: socket.socket) -> None:
         host, port = sock.getsockname()[:2]
@@ -330,6 +346,13 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
                 sys.stdout.write(f"try it:\n  {asyncio.run(hint())}\n")
             except Exception as exc:  # the banner must never stop the server
                 sys.stdout.write(f"(no demo line: {exc})\n")
+        if made:
+            key_id, secret = sorted(made.items())[0]
+            sys.stdout.write(
+                "admin calls (SigV4) take these credentials:\n"
+                f"  export AWS_ACCESS_KEY_ID={key_id} AWS_SECRET_ACCESS_KEY={secret}\n"
+                f"  export AWS_DEFAULT_REGION={settings.region}\n"
+            )
         sys.stdout.flush()
 
     return server.serve(settings, announce)

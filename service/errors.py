@@ -128,3 +128,36 @@ PASSWORD_ATTEMPTS_EXCEEDED = "Password attempts exceeded"
 
 def pool_not_found(pool_id: str) -> str:
     return f"User pool {pool_id} does not exist."
+
+
+# SigV4 refusals (service/sigv4.py gives each one's source).
+class MissingAuthenticationTokenException(CognitoError):
+    pass
+
+
+class UnrecognizedClientException(CognitoError):
+    pass
+
+
+class InvalidSignatureException(CognitoError):
+    pass
+
+
+class IncompleteSignatureException(CognitoError):
+    pass
+
+
+# The admin plane's own (service/ops/admin.py).
+class UsernameExistsException(CognitoError):
+    pass
+
+
+class UnsupportedUserStateException(CognitoError):
+    pass
+
+
+class LimitExceededException(CognitoError):
+    pass
+
+
+USERNAME_EXISTS = "User account already exists"

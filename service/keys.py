@@ -40,6 +40,12 @@ POOLS = _CONTROL + "ids"
 POOLS_VERSION = _CONTROL + "version"
 ISSUERS = _CONTROL + "issuers"
 POOL_RECORD_PREFIX = _CONTROL + "pool:"
+# HASH access key id -> secret: the admin credentials `serve` made when ADMIN_CREDENTIALS is
+# unset (kept with the data, so they survive restarts).
+ADMIN_CREDENTIALS = PREFIX + "admin-credentials"
+# Where account-wide quota buckets live for calls that name no pool (CreateUserPool,
+# ListUserPools): pool_bucket(ACCOUNT_SCOPE, category). Not a valid pool id, so never a pool's.
+ACCOUNT_SCOPE = "account"
 
 
 def pool(pool_id: str) -> str:

@@ -64,6 +64,26 @@ OPERATIONS: dict[str, Quota] = {
     "RespondToAuthChallenge": Quota("UserAuthentication", per_user="read"),
     "AdminInitiateAuth": Quota("UserAuthentication", per_user="read"),
     "AdminRespondToAuthChallenge": Quota("UserAuthentication", per_user="read"),
+    # The admin plane (SigV4-signed, IAM credentials): categories only, no per-user bucket.
+    "AdminGetDevice": Quota("UserResourceRead"),
+    "AdminListDevices": Quota("UserResourceRead"),
+    "AdminForgetDevice": Quota("UserResourceUpdate"),
+    "AdminUpdateDeviceStatus": Quota("UserResourceUpdate"),
+    "AdminUserGlobalSignOut": Quota("UserUpdate"),
+    "AdminDeleteUser": Quota("UserUpdate"),
+    "AdminDisableUser": Quota("UserUpdate"),
+    "AdminEnableUser": Quota("UserUpdate"),
+    "AdminCreateUser": Quota("UserCreation"),
+    "AdminGetUser": Quota("UserRead"),
+    "AdminSetUserPassword": Quota("UserAccountRecovery"),
+    "CreateUserPool": Quota("UserPoolUpdate"),
+    "DeleteUserPool": Quota("UserPoolUpdate"),
+    "DescribeUserPool": Quota("UserPoolRead"),
+    "ListUserPools": Quota("UserPoolRead"),
+    "CreateUserPoolClient": Quota("UserPoolClientUpdate"),
+    "DeleteUserPoolClient": Quota("UserPoolClientUpdate"),
+    "DescribeUserPoolClient": Quota("UserPoolClientRead"),
+    "ListUserPoolClients": Quota("UserPoolClientRead"),
 }
 
 # The user-hash fields of each per-user bucket (read by _session.lua).

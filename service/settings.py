@@ -127,6 +127,22 @@ def _account(raw: str) -> str:
     return raw
 
 
+_ACCESS_KEY_RE = re.compile(r"[\w]{1,128}", re.ASCII)
+
+
+def _credentials(raw: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        key, sep, secret = item.partition(":")
+        if not sep or not _ACCESS_KEY_RE.fullmatch(key) or not secret or " " in secret:
+            # Never echo the value: it holds secrets.
+            raise ValueError("expected ACCESS_KEY_ID:SECRET_ACCESS_KEY pairs, comma-separated")
+        pairs[key] = secret
+    return pairs
+
+
 _MISSING: Any = MISSING
 
 
@@ -246,6 +262,15 @@ class Settings:
     region: str = setting("REGION", _region, default="us-east-1", doc="region in issuers and ARNs")
     account_id: str = setting(
         "ACCOUNT_ID", _account, default="000000000000", doc="account id in device ARNs"
+    )
+    admin_credentials: Mapping[str, str] = setting(
+        "ADMIN_CREDENTIALS",
+        _credentials,
+        factory=dict,
+        shown="*(unset: one pair made and kept in Redis)*",
+        doc="the credentials that may sign admin calls (SigV4): comma-separated "
+        "`ACCESS_KEY_ID:SECRET_ACCESS_KEY` pairs; unset, `serve` makes one pair, stores it in "
+        "Redis and prints it as `export AWS_ACCESS_KEY_ID=… AWS_SECRET_ACCESS_KEY=…` lines",
     )
     default_pool_id: str = setting(
         "DEFAULT_POOL_ID",
@@ -379,7 +404,8 @@ class Settings:
             try:
                 values[spec.name] = spec.cast(raw)
             except (ValueError, TypeError) as exc:
-                raise SettingsError(f"{spec.env}={raw!r} is invalid: {exc}") from None
+                shown = "…" if spec.env == "ADMIN_CREDENTIALS" else repr(raw)
+                raise SettingsError(f"{spec.env}={shown} is invalid: {exc}") from None
         settings = replace(cls(), **values)
         settings = replace(settings, **overrides)
         settings.check()

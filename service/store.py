@@ -130,9 +130,14 @@ async def create_pool(
     issuer: str | None = None,
     challenge_on_new_device: bool = False,
     remember_on_prompt: bool = False,
+    name: str | None = None,
+    config: Mapping[str, Any] | None = None,
+    app_clients: list[Any] | None = None,
 ) -> dict[str, str]:
     """Create a pool with its own RSA key pair (or trusting external keys). Returns its record.
     `challenge_on_new_device` and `remember_on_prompt` are its DeviceConfiguration.
+    CreateUserPool also gives `name`, `config` (every other member, kept as given, JSON) and
+    `app_clients` (the `clients` list as is: none, rather than one made up).
 
     Every input is checked first (InvalidInput): a JWKS must be RSA public keys only, a JWKS
     URL must serve one now, and the issuer must be free among live pools (StoreError).
@@ -165,6 +170,13 @@ async def create_pool(
         "deleted": "0",
         "created_ms": str(await server_ms(r)),
     }
+    if name is not None:
+        record["name"] = name
+    if config is not None:
+        record["config"] = orjson.dumps(config).decode()
+    if app_clients is not None:
+        record["clients"] = orjson.dumps(app_clients).decode()
+    record["modified_ms"] = record["created_ms"]
     if jwks is None and jwks_url is None:
         kid, pem, entry = _new_key_pair()
         # ID tokens are signed with a second key, as real pools do: the JWKS has both.
@@ -326,18 +338,23 @@ async def create_user(
     *,
     status: str = "CONFIRMED",
     enabled: bool = True,
+    sub: str | None = None,
+    extra: Mapping[str, str] | None = None,
 ) -> User:
+    """Create a user. AdminCreateUser also gives `sub` and `extra` fields (`attributes`
+    JSON, `srp_salt` and `srp_verifier`)."""
     admin_input.pool_id(pool_id)
     admin_input.username(username)
     admin_input.status(status)
     gen = await _live_gen(r, pool_id)
-    sub = str(uuid.uuid4())
+    sub = sub or str(uuid.uuid4())
     user = User(pool_id, gen, username, sub, status, enabled)
     fields = {
         "username": username,
         "sub": sub,
         "status": status,
         "enabled": "1" if enabled else "0",
+        **(extra or {}),
     }
     if not await _run(r, lua.CREATE_USER, [user.keys.user], [sub, *_flat(fields)]):
         raise StoreError("User account already exists")
@@ -521,3 +538,112 @@ async def set_password(
     if not await _run(r, lua.SET_PASSWORD, [user.keys.user], [user.sub, *_flat(fields)]):
         raise StoreError("User does not exist.")
     return await get_user(r, pool_id, username)
+
+
+# -- the admin plane (service/ops/admin.py) -------------------------------------------------
+_ALNUM = string.ascii_letters + string.digits
+_LOWER_ALNUM = string.ascii_lowercase + string.digits
+
+
+def new_pool_id(region: str) -> str:
+    """A pool id in Cognito's format: `<region>_<9 alphanumerics>`."""
+    return region + "_" + "".join(secrets.choice(_ALNUM) for _ in range(9))
+
+
+def new_client_id() -> str:
+    """An app client id in Cognito's format: 26 lowercase alphanumerics."""
+    return _client_id()
+
+
+def new_client_secret() -> str:
+    """An app client secret as Cognito's look: 51 or 52 lowercase alphanumerics."""
+    return "".join(secrets.choice(_LOWER_ALNUM) for _ in range(51 + secrets.randbelow(2)))
+
+
+async def ensure_admin_credentials(r: aioredis.Redis) -> dict[str, str]:
+    """The admin credentials kept in Redis (ADMIN_CREDENTIALS unset): one pair is made the
+    first time, in AWS's shapes (`AKIA` + 16, 40 characters of secret)."""
+    stored = _decode(await r.hgetall(keys.ADMIN_CREDENTIALS))
+    if stored:
+        return stored
+    upper = string.ascii_uppercase + string.digits
+    key_id = "AKIA" + "".join(secrets.choice(upper) for _ in range(16))
+    secret = "".join(secrets.choice(_ALNUM) for _ in range(40))
+    # HSETNX of a fresh id always sets; two processes racing both add a pair, both valid.
+    await r.hsetnx(keys.ADMIN_CREDENTIALS, key_id, secret)
+    return _decode(await r.hgetall(keys.ADMIN_CREDENTIALS))
+
+
+async def live_pools(r: aioredis.Redis) -> list[dict[str, str]]:
+    """Every live pool's record (admin listing; never on a request's hot path)."""
+    records = []
+    for raw_id in await r.smembers(keys.POOLS):
+        raw = await r.hgetall(keys.pool(text(raw_id)))
+        if raw and raw.get(b"deleted") != b"1":
+            records.append(_decode(raw))
+    return records
+
+
+async def swap_clients(r: aioredis.Redis, pool_id: str, old: str, new: str) -> bool:
+    """Replace a live pool's `clients` JSON `old` with `new`, atomically, only if it is still
+    `old` (False: it changed meanwhile, or the pool is gone; read again and retry)."""
+    args = [_version(), old, new]
+    answer = await _run(r, lua.SWAP_CLIENTS, [keys.pool(pool_id), keys.POOLS_VERSION], args)
+    return bool(answer == 1)
+
+
+async def user_record(
+    r: aioredis.Redis, pool_id: str, username: str
+) -> tuple[User, dict[str, str]]:
+    """A user and their whole hash (StoreError "User does not exist." when there is none)."""
+    gen = await _live_gen(r, pool_id)
+    raw = _decode(await r.hgetall(keys.UserKeys(pool_id, gen, username).user))
+    if not raw.get("sub"):
+        raise StoreError("User does not exist.")
+    user = User(
+        pool_id, gen, username, raw["sub"], raw.get("status", ""), raw.get("enabled") == "1"
+    )
+    return user, raw
+
+
+async def set_user_fields(
+    r: aioredis.Redis, user: User, fields: Mapping[str, str], *, revoke: bool = False
+) -> None:
+    """Set fields of an existing user (modified_ms becomes now); `revoke` signs them out."""
+    args = ["1" if revoke else "0", *_flat(fields)]
+    if not await _run(r, lua.UPDATE_USER, [user.keys.user], args):
+        raise StoreError("User does not exist.")
+
+
+async def admin_device(
+    r: aioredis.Redis,
+    user: User,
+    device_key: str,
+    *,
+    status: str | None = None,
+    forget: bool = False,
+) -> dict[str, str]:
+    """AdminGetDevice / AdminUpdateDeviceStatus / AdminForgetDevice in the user's slot, with
+    the user's existence checked in the same script. Returns the device's hash (before a
+    forget). StoreError "User does not exist." or "Device does not exist."."""
+    k = user.keys
+    args = [device_key, status or "", "1" if forget else "0"]
+    reply = await _run(r, lua.ADMIN_DEVICE, [k.user, k.devices, k.device(device_key)], args)
+    code = reply[0]
+    if code == b"NO_USER":
+        raise StoreError("User does not exist.")
+    if code == b"NO_DEVICE":
+        raise StoreError("Device does not exist.")
+    flat = reply[1:]
+    return {text(flat[i]): text(flat[i + 1]) for i in range(0, len(flat), 2)}
+
+
+async def user_devices(r: aioredis.Redis, user: User) -> list[dict[str, str]]:
+    """Every confirmed device of `user` (remembered or not), as hashes."""
+    k = user.keys
+    found = []
+    for raw_key in await r.smembers(k.devices):
+        fields = _decode(await r.hgetall(k.device(text(raw_key))))
+        if fields and fields.get("confirmed") != "0":
+            found.append(fields)
+    return found

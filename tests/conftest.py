@@ -140,6 +140,8 @@ def make_settings(redis_url: str, **overrides: Any) -> Settings:
         data_dir=tempfile.mkdtemp(prefix="cgd-data-"),
         pool_refresh_s=0.05,
         redis_timeout_s=1.0,
+        # What boto_client() signs admin calls with.
+        admin_credentials={"test": "test"},
     )
     return replace(base, **overrides)
 

@@ -45,7 +45,14 @@ def test_every_served_operation_is_a_cognito_operation(redis_url: str) -> None:
     from service.pools import PoolRegistry
 
     served = operations(make_settings(redis_url), PoolRegistry(), None)  # type: ignore[arg-type]
-    assert set(served) == {
+    admin = {
+        "CreateUserPool", "DescribeUserPool", "ListUserPools", "DeleteUserPool",
+        "CreateUserPoolClient", "DescribeUserPoolClient", "ListUserPoolClients",
+        "DeleteUserPoolClient", "AdminCreateUser", "AdminGetUser", "AdminDeleteUser",
+        "AdminDisableUser", "AdminEnableUser", "AdminSetUserPassword", "AdminUserGlobalSignOut",
+        "AdminGetDevice", "AdminListDevices", "AdminUpdateDeviceStatus", "AdminForgetDevice",
+    }  # fmt: skip
+    assert set(served) - admin == {
         "GetDevice",
         "ListDevices",
         "UpdateDeviceStatus",
@@ -62,3 +69,15 @@ def test_every_served_operation_is_a_cognito_operation(redis_url: str) -> None:
 
     assert set(served) <= set(OPERATIONS)
     assert {q.category for q in OPERATIONS.values()} <= set(CATEGORY_RPS)
+
+
+def test_signed_operations_are_the_models() -> None:
+    """SIGNED_OPERATIONS is every operation the model does not mark `authtype: none`."""
+    from service.catalog import SIGNED_OPERATIONS, UNSIGNED_OPERATIONS
+
+    data = Path(botocore.__file__).parent / "data" / "cognito-idp"
+    path = sorted(data.glob("*/service-2.json.gz"))[-1]
+    ops = json.loads(gzip.decompress(path.read_bytes()))["operations"]
+    assert {n for n, o in ops.items() if o.get("authtype") == "none"} == UNSIGNED_OPERATIONS
+    assert {n for n, o in ops.items() if o.get("authtype") != "none"} == SIGNED_OPERATIONS
+    assert "AdminGetDevice" in SIGNED_OPERATIONS and "GetDevice" not in SIGNED_OPERATIONS

@@ -137,6 +137,22 @@ def test_banner_is_a_working_aws_cli_line(serve_factory: Any) -> None:
     assert line.startswith("aws cognito-idp get-device --endpoint-url") and match
     status, body = server.get_device(match.group(2), match.group(1))
     assert status == 200 and body["Device"]["DeviceKey"] == match.group(1)
+    # Then the admin credentials serve made (ADMIN_CREDENTIALS unset), ready to paste.
+    assert server.proc.stdout is not None
+    assert server.proc.stdout.readline().startswith("admin calls (SigV4)")
+    exports = server.proc.stdout.readline().split()
+    assert exports[0] == "export"
+    env = dict(item.split("=", 1) for item in exports[1:])
+    import boto3
+
+    idp = boto3.client(
+        "cognito-idp",
+        endpoint_url=f"http://127.0.0.1:{server.port}",
+        region_name="us-east-1",
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+    assert idp.describe_user_pool(UserPoolId="us-east-1_LocalPool")["UserPool"]["Id"]
 
 
 def test_sigterm_drains_in_flight_requests(serve_factory: Any, settings: Settings) -> None:

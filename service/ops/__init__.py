@@ -11,19 +11,35 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import redis.asyncio as aioredis
+
 from ..connect import Transport
 from ..pools import PoolRegistry
 from ..session import TokenOperation, TokenStep
 from ..settings import Settings
-from .auth import InitiateAuth, RespondToAuthChallenge, SignIn
+from .admin_pools import PoolOps
+from .admin_users import UserOps
+from .auth import (
+    AdminInitiateAuth,
+    AdminRespondToAuthChallenge,
+    InitiateAuth,
+    RespondToAuthChallenge,
+    SignIn,
+)
 from .devices import ConfirmDevice, ForgetDevice, GetDevice, ListDevices, UpdateDeviceStatus
 from .sign_out import GlobalSignOut, RevokeToken
 
 Operation = Callable[[dict[str, Any]], Awaitable[bytes]]
 
 
-def operations(settings: Settings, registry: PoolRegistry, pipe: Transport) -> dict[str, Operation]:
-    """Every served operation, bound to this worker's step (no per-request lookups)."""
+def operations(
+    settings: Settings,
+    registry: PoolRegistry,
+    pipe: Transport,
+    admin: aioredis.Redis | None = None,
+) -> dict[str, Operation]:
+    """Every served operation, bound to this worker's step (no per-request lookups). The admin
+    operations (SigV4-signed; dispatch checks the signature) run over `admin`, redis-py."""
     step = TokenStep(settings, registry, pipe)
     token_ops: list[TokenOperation] = [
         GetDevice(),
@@ -41,4 +57,30 @@ def operations(settings: Settings, registry: PoolRegistry, pipe: Transport) -> d
     signin = SignIn(settings, registry, pipe)
     served["InitiateAuth"] = InitiateAuth(signin)
     served["RespondToAuthChallenge"] = RespondToAuthChallenge(signin)
+    # SigV4-signed (service/api.py checks the signature before these run).
+    served["AdminInitiateAuth"] = AdminInitiateAuth(signin)
+    served["AdminRespondToAuthChallenge"] = AdminRespondToAuthChallenge(signin)
+    pools = PoolOps(settings, admin, pipe)
+    users = UserOps(settings, admin, pipe)
+    served.update(
+        CreateUserPool=pools.create_user_pool,
+        DescribeUserPool=pools.describe_user_pool,
+        ListUserPools=pools.list_user_pools,
+        DeleteUserPool=pools.delete_user_pool,
+        CreateUserPoolClient=pools.create_user_pool_client,
+        DescribeUserPoolClient=pools.describe_user_pool_client,
+        ListUserPoolClients=pools.list_user_pool_clients,
+        DeleteUserPoolClient=pools.delete_user_pool_client,
+        AdminCreateUser=users.admin_create_user,
+        AdminGetUser=users.admin_get_user,
+        AdminDeleteUser=users.admin_delete_user,
+        AdminDisableUser=users.admin_disable_user,
+        AdminEnableUser=users.admin_enable_user,
+        AdminSetUserPassword=users.admin_set_user_password,
+        AdminUserGlobalSignOut=users.admin_user_global_sign_out,
+        AdminGetDevice=users.admin_get_device,
+        AdminListDevices=users.admin_list_devices,
+        AdminUpdateDeviceStatus=users.admin_update_device_status,
+        AdminForgetDevice=users.admin_forget_device,
+    )
     return served

@@ -769,8 +769,7 @@ class RespondToAuthChallenge:
 
 class AdminInitiateAuth:
     """AdminInitiateAuth: ADMIN_USER_PASSWORD_AUTH, ADMIN_NO_SRP_AUTH (and USER_SRP_AUTH,
-    REFRESH_TOKEN_AUTH). SigV4-signed in Cognito: served once the admin plane checks
-    signatures (not registered here)."""
+    REFRESH_TOKEN_AUTH). SigV4-signed: service/api.py checks the signature first."""
 
     name = "AdminInitiateAuth"
     shape = (USER_POOL_ID, CLIENT_ID, AUTH_FLOW)
@@ -788,8 +787,7 @@ class AdminInitiateAuth:
 
 
 class AdminRespondToAuthChallenge:
-    """AdminRespondToAuthChallenge: as RespondToAuthChallenge, with the pool named. Not
-    registered here (SigV4)."""
+    """AdminRespondToAuthChallenge: as RespondToAuthChallenge, with the pool named (SigV4)."""
 
     name = "AdminRespondToAuthChallenge"
     shape = (USER_POOL_ID, CLIENT_ID, CHALLENGE_NAME, SESSION)
