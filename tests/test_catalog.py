@@ -51,6 +51,7 @@ def test_every_served_operation_is_a_cognito_operation(redis_url: str) -> None:
         "DeleteUserPoolClient", "AdminCreateUser", "AdminGetUser", "AdminDeleteUser",
         "AdminDisableUser", "AdminEnableUser", "AdminSetUserPassword", "AdminUserGlobalSignOut",
         "AdminGetDevice", "AdminListDevices", "AdminUpdateDeviceStatus", "AdminForgetDevice",
+        "AdminInitiateAuth", "AdminRespondToAuthChallenge",
     }  # fmt: skip
     assert set(served) - admin == {
         "GetDevice",
