@@ -468,9 +468,13 @@ def _memory(results: dict[str, Any]) -> list[str]:
         "## Memory: Redis bytes per active user",
         "",
         f"{m['users']:,} users, each with one device and one GetDevice (one cached token): "
-        f"used_memory {m['used_memory_before']:,} -> {m['used_memory_after']:,} bytes, "
-        f"**{m['bytes_per_user']:,.0f} bytes per user**, {m['keys_per_user']:g} keys each "
-        f"(allocator {m['mem_allocator']}). MEMORY USAGE of the first user's keys:",
+        f"used_memory {m['used_memory_before']:,} -> {m['used_memory_after']:,} bytes, client "
+        f"buffers {m['client_buffers_delta']:+,}: **{m['bytes_per_user']:,.0f} bytes per "
+        f"user**, {m['keys_per_user']:g} keys each, of which "
+        f"{m['keyspace_tables_per_user']:,.0f} bytes are Redis's keyspace tables (main and "
+        f"expires); allocator {m['mem_allocator']}, Redis "
+        f"{results['machine']['versions'].get('redis_server')}. MEMORY USAGE of the first user's "
+        "keys:",
         "",
         "| key | encoding | bytes |",
         "|---|---|---:|",

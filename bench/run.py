@@ -276,19 +276,21 @@ class Bench:
         p = self.plan
         n = p.memory_users
         print(f"memory: {n} users, one device and one GetDevice each", flush=True)
-        proc, server = self.start_service(1)
+        # Our own Redis: database 1, a keyspace of its own. An external one: its own database.
+        url = self.redis.url
+        if self.redis.pid is not None:
+            url = url.rsplit("/", 1)[0] + "/1"
+        proc, server = self.start_service(1, REDIS_URL=url)
         try:
             rows, users, devices, before, keys_before = memory.seed_users(
-                self.redis.url, self.seed.pool_id, n, 3600, self.tmp
+                url, self.settings, n, 3600, self.tmp
             )
             # One GetDevice per user (a cold request: the token is verified and cached).
             answers = memory.get_each(server.url, rows)
         finally:
             self.children.stop(proc)
         first_token = rows.read_text().split("\t", 1)[0]
-        out = memory.result(
-            self.redis.url, self.settings, users, devices, first_token, before, keys_before
-        )
+        out = memory.result(url, self.settings, users, devices, first_token, before, keys_before)
         bad = {k: v for k, v in answers.items() if k != "OK"}
         out["answers"] = answers
         out["unexpected"] = bad
