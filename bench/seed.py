@@ -11,6 +11,7 @@ import os
 import secrets
 import time
 import uuid
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -67,7 +68,7 @@ class Seed:
     seconds: float = 0.0
 
 
-def _write(path: Path, rows: list[tuple[str, ...]]) -> Path:
+def _write(path: Path, rows: Sequence[tuple[str, ...]]) -> Path:
     path.write_text("".join("\t".join(row) + "\n" for row in rows))
     return path
 
