@@ -48,12 +48,8 @@ def _b64encode(raw: bytes) -> str:
 
 
 def digest(token: str) -> str:
-    """The claims-cache key part for `token`: a digest of the whole token, 128 bits in 22
-    base64url characters (not 40 hex: it is in every cached token's key and index entry, and
-    a hit also needs the token's user, so only a second preimage, never a birthday collision,
-    could pass one token off as another)."""
-    raw = hashlib.blake2b(token.encode(), digest_size=16).digest()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    """The claims-cache key part for `token`: a digest of the whole token."""
+    return hashlib.blake2b(token.encode(), digest_size=20).hexdigest()
 
 
 def peek(token: str, registry: PoolRegistry) -> tuple[Pool, str] | None:
