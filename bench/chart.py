@@ -32,7 +32,10 @@ def draw(results: dict[str, Any], path: Path) -> bool:
     if not runs:
         return False
     labels = [r["label"] for r in runs]
-    colours = [MODE_COLOURS["baseline" if r["server"] == "baseline" else r["mode"]] for r in runs]
+    colours = [
+        MODE_COLOURS.get("baseline" if r["server"] == "baseline" else r["mode"], "#7f7f7f")
+        for r in runs
+    ]
     base = results["summary"].get("baseline_rps")
     direct = next((r["rps"] for r in runs if r["label"] == "warm x1"), None)
     soak = (results.get("soak") or {}).get("series")

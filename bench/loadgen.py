@@ -58,6 +58,9 @@ class Load:
     duration_s: float
     threads: int = 1
     connections: int = 50
+    # Each request uses up its row (cold.lua, consume.lua): a thread out of rows stops, so the
+    # rate is answers over the span each thread was busy.
+    consumes: bool = False
 
 
 def run_wrk(binary: str, url: str, load: Load) -> dict[str, Any]:
@@ -92,7 +95,7 @@ def run_wrk(binary: str, url: str, load: Load) -> dict[str, Any]:
     rps = raw["requests"] / seconds if seconds else 0.0
     window = raw.get("extra", {}).get("window_rps")
     exhausted = bool(raw.get("extra", {}).get("exhausted", False))
-    if load.script == "cold.lua" and window:
+    if load.consumes and window:
         rps = window  # a thread that ran out of tokens stopped early: rate over its busy span
         if exhausted:
             seconds = raw["requests"] / window  # so that CPU / seconds means cores busy

@@ -11,6 +11,11 @@ from .seed import Seed
 
 OK = "OK"
 THROTTLED = "TooManyRequestsException"
+# The mixed mode's shares, in %: GetDevice, ListDevices; the rest is UpdateDeviceStatus.
+MIXED_GET_PCT = 60
+MIXED_LIST_PCT = 30
+# The modes of access-token operations whose warm requests must each be one Redis command.
+TOKEN_OP_MODES = ("warm", "c10", "list", "update", "mixed", "scale", "confirm", "forget", "signout")
 
 
 def _none(plan: Plan) -> dict[str, str]:
@@ -44,6 +49,13 @@ class Mode:
     own_service: Callable[[Plan], dict[str, str]] = _none
     # Uses each token once: the pass ends by forgetting their cached claims.
     fresh_tokens: bool = False
+    # Each request uses up its row (a token, a device, a user): rate over the busy span.
+    consumes: bool = False
+    # Runs in the first pass only (the first worker count): what it uses up is not seeded
+    # again, and the other passes are about workers.
+    first_pass_only: bool = False
+    # wrk connections (None: --connections).
+    connections: Callable[[Plan], int] | None = None
 
 
 MODES: dict[str, Mode] = {
@@ -80,6 +92,75 @@ MODES: dict[str, Mode] = {
         lambda s, p: (str(s.cold_file), str(p.threads)),
         frozenset({OK}),
         fresh_tokens=True,
+        consumes=True,
+    ),
+    # The other access-token operations, warm (every token's claims cached), in turns with
+    # warm GetDevice: each one's throughput is a same-run ratio to GetDevice's.
+    # ListDevices of users with 60 remembered devices (a full page).
+    "list": Mode(
+        "list.lua",
+        lambda s, p: (str(s.list_file),),
+        frozenset({OK}),
+        in_turns=True,
+        first_pass_only=True,
+    ),
+    "update": Mode(
+        "update.lua",
+        lambda s, p: (str(s.warm_file),),
+        frozenset({OK}),
+        in_turns=True,
+        first_pass_only=True,
+    ),
+    # An app's session: mostly GetDevice and ListDevices (each user's own few devices), some
+    # UpdateDeviceStatus.
+    "mixed": Mode(
+        "mixed.lua",
+        lambda s, p: (str(s.warm_file), str(MIXED_GET_PCT), str(MIXED_LIST_PCT)),
+        frozenset({OK}),
+        in_turns=True,
+        first_pass_only=True,
+    ),
+    # Warm GetDevice over --scale-tokens distinct tokens (40,000: more than the worker's
+    # token -> route cache holds), against warm's one token per user.
+    "scale": Mode(
+        "warm.lua",
+        lambda s, p: (str(s.scale_file),),
+        frozenset({OK}),
+        in_turns=True,
+        first_pass_only=True,
+    ),
+    # Warm GetDevice, and the baseline, at --low-connections (10).
+    "c10": Mode(
+        "warm.lua",
+        lambda s, p: (str(s.warm_file),),
+        frozenset({OK}),
+        servers=("baseline", "service"),
+        in_turns=True,
+        first_pass_only=True,
+        connections=lambda p: p.low_connections,
+    ),
+    # Operations that use up what they act on: each request its own device or user, seeded
+    # for it (confirm before forget: forget then removes the devices confirm confirmed).
+    "confirm": Mode(
+        "consume.lua",
+        lambda s, p: (str(s.spare_file), str(p.threads), "confirm", str(s.warm_file)),
+        frozenset({OK}),
+        consumes=True,
+        first_pass_only=True,
+    ),
+    "forget": Mode(
+        "consume.lua",
+        lambda s, p: (str(s.spare_file), str(p.threads), "forget", str(s.warm_file)),
+        frozenset({OK}),
+        consumes=True,
+        first_pass_only=True,
+    ),
+    "signout": Mode(
+        "consume.lua",
+        lambda s, p: (str(s.signout_file), str(p.threads), "signout", str(s.warm_file)),
+        frozenset({OK}),
+        consumes=True,
+        first_pass_only=True,
     ),
     # Run by Bench.do_soak, on a service of its own, not in a pass.
     "soak": Mode(

@@ -12,8 +12,26 @@ from .machine import PROJECT
 from .proxy import find_nginx
 
 RESULTS = PROJECT / "bench" / "results"
-MODES = ("baseline", "warm", "paced", "throttle", "cold", "redis", "soak", "proxy")
-DEFAULT_MODES = ("baseline", "warm", "paced", "throttle", "cold", "redis", "proxy")
+MODES = (
+    "baseline",
+    "warm",
+    "paced",
+    "throttle",
+    "cold",
+    "list",
+    "update",
+    "mixed",
+    "scale",
+    "c10",
+    "confirm",
+    "forget",
+    "signout",
+    "memory",
+    "redis",
+    "soak",
+    "proxy",
+)
+DEFAULT_MODES = tuple(m for m in MODES if m != "soak")
 
 
 @dataclass
@@ -32,6 +50,13 @@ class Plan:
     workers: list[int]
     threads: int
     connections: int
+    low_connections: int  # the c10 mode's wrk connections
+    list_users: int  # users with list_devices devices each (list mode)
+    list_devices: int
+    spare_devices: int  # unconfirmed devices to confirm, then forget (confirm, forget modes)
+    signout_users: int  # throwaway users, one sign-out each (signout mode)
+    scale_tokens: int  # distinct warm tokens of the scale mode
+    memory_users: int  # users seeded for the memory mode
     paced_rate: float  # req/s offered in all by the paced mode
     user_rate_per_s: float
     user_burst: int
@@ -88,6 +113,13 @@ def plan_from(args: argparse.Namespace) -> Plan:
         workers=workers,
         threads=args.threads,
         connections=args.connections,
+        low_connections=args.low_connections,
+        list_users=args.list_users or (10 if quick else 20),
+        list_devices=args.list_devices,
+        spare_devices=args.spare_devices or (3000 if quick else 20000),
+        signout_users=args.signout_users or (1500 if quick else 8000),
+        scale_tokens=args.scale_tokens or (20000 if quick else 40000),
+        memory_users=args.memory_users or (500 if quick else 2000),
         paced_rate=args.paced_rate,
         user_rate_per_s=args.user_rate,
         user_burst=args.user_burst,
@@ -141,6 +173,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--threads", type=int, default=1, help="wrk threads (1)")
     p.add_argument("--connections", type=int, default=50, help="wrk connections (50)")
+    p.add_argument(
+        "--low-connections",
+        type=int,
+        default=10,
+        help="wrk connections of the c10 mode, service and baseline (10)",
+    )
+    p.add_argument("--list-users", type=int, help="list mode: users to seed (20)")
+    p.add_argument("--list-devices", type=int, default=60, help="list mode: devices per user (60)")
+    p.add_argument(
+        "--spare-devices",
+        type=int,
+        help="confirm and forget modes: unconfirmed devices, each used once (20000)",
+    )
+    p.add_argument(
+        "--signout-users",
+        type=int,
+        help="signout mode: throwaway users, each signed out once (8000)",
+    )
+    p.add_argument(
+        "--scale-tokens",
+        type=int,
+        help="scale mode: distinct warm tokens (40000; the route cache holds 16384)",
+    )
+    p.add_argument(
+        "--memory-users",
+        type=int,
+        help="memory mode: users, each with one device and one cached token (2000)",
+    )
     p.add_argument(
         "--paced-rate",
         type=float,

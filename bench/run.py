@@ -26,7 +26,7 @@ import psutil
 from service import lua
 from service.settings import ENV_VARS, Settings
 
-from . import loadgen, machine, proxy, redisd, report, seed
+from . import loadgen, machine, memory, proxy, redisd, report, seed
 from .loadgen import Load
 from .measure import Server, measure, merge, say, wait_quiet
 from .modes import MODES
@@ -100,7 +100,8 @@ class Bench:
         assert self.seed is not None
         p = self.plan
         m = MODES[mode]
-        return Load(m.script, m.args(self.seed, p), seconds, p.threads, p.connections)
+        connections = m.connections(p) if m.connections else p.connections
+        return Load(m.script, m.args(self.seed, p), seconds, p.threads, connections, m.consumes)
 
     def measure(self, server: Server, mode: str, seconds: float) -> dict[str, Any]:
         waited = wait_quiet(self.quiet_left_s)
@@ -123,6 +124,14 @@ class Bench:
         p = self.plan
         print(f"seeding {p.users} users x {p.devices} devices, {p.cold_tokens} cold tokens")
         ttl_s = int(max(3600, p.soak_s + 3600))
+        asked = set(p.modes)
+        extra = seed.Extra(
+            list_users=p.list_users if "list" in asked else 0,
+            list_devices=p.list_devices,
+            spare_devices=p.spare_devices if asked & {"confirm", "forget"} else 0,
+            signout_users=p.signout_users if "signout" in asked else 0,
+            scale_tokens=p.scale_tokens if "scale" in asked else 0,
+        )
         self.seed = seed.seed(
             self.redis.url,
             self.settings,
@@ -131,6 +140,7 @@ class Bench:
             cold=p.cold_tokens,
             ttl_s=ttl_s,
             out=self.tmp,
+            extra=extra,
         )
         print(f"  seeded in {self.seed.seconds:.1f}s (pool {self.seed.pool_id})", flush=True)
 
@@ -140,13 +150,18 @@ class Bench:
         with_baseline: bool,
         with_proxy: bool = False,
         modes: list[str] | None = None,
+        first_pass: bool = True,
     ) -> None:
         """One pass of the modes (bench/modes.py) on `workers` workers. With the baseline, its
         warm runs take turns with the service's, so that a busy machine slows both alike. With
         the proxy, nginx (deploy/nginx.conf) in front of the same service takes its turn too:
         warm traffic through nginx, next to the direct warm run it is compared with."""
         asked = self.plan.modes if modes is None else modes
-        modes = [m for m, mode in MODES.items() if "service" in mode.servers and m in asked]
+        modes = [
+            m
+            for m, mode in MODES.items()
+            if "service" in mode.servers and m in asked and (first_pass or not mode.first_pass_only)
+        ]
         if with_proxy and "warm" not in modes:
             modes.insert(0, "warm")  # the proxy's ratio is to a direct warm run of this pass
         if not modes and not with_baseline:
@@ -231,11 +246,13 @@ class Bench:
         script = lua.GET_DEVICE
         big = "1000000000"  # rate and burst: never throttled, so the script takes its full path
         keys = self.seed.probe_keys
+        # TokenStep.run's warm call: the read bucket, rate, burst, skew, store=0 and six blanks.
+        args = ["bucket", big, big, "0", "0", "", "", "", "", "", ""]
         self.redis.client.script_load(script.source)  # no service may have run yet
-        probe = self.redis.client.evalsha(script.sha, len(keys), *keys, big, big, "0")
+        probe = self.redis.client.evalsha(script.sha, len(keys), *keys, *args)
         if not probe or probe[0] != b"OK":
             return {"skipped": f"get_device.lua answered {probe!r}, not OK"}
-        command = ["EVALSHA", script.sha, str(len(keys)), *keys, big, big, "0"]
+        command = ["EVALSHA", script.sha, str(len(keys)), *keys, *args]
         # About short_s seconds each at the ~10-20k scripts/s a small machine runs.
         n = int(10_000 * self.plan.short_s)
         url = self.redis.url
@@ -251,6 +268,39 @@ class Bench:
             if r and "rps" in r:
                 print(f"  {name:<12} {r['rps']:>9,.0f} EVALSHA/s", flush=True)
         return runs
+
+    def do_memory(self) -> dict[str, Any]:
+        """Redis bytes per active user (bench/memory.py): N users with one device each, then
+        one GetDevice each through a 1-worker service (a cold request: verify, cache)."""
+        assert self.seed is not None
+        p = self.plan
+        n = p.memory_users
+        print(f"memory: {n} users, one device and one GetDevice each", flush=True)
+        # Our own Redis: database 1, a keyspace of its own. An external one: its own database.
+        url = self.redis.url
+        if self.redis.pid is not None:
+            url = url.rsplit("/", 1)[0] + "/1"
+        proc, server = self.start_service(1, REDIS_URL=url)
+        try:
+            rows, users, devices, before, keys_before = memory.seed_users(
+                url, self.settings, n, 3600, self.tmp
+            )
+            # One GetDevice per user (a cold request: the token is verified and cached).
+            answers = memory.get_each(server.url, rows)
+        finally:
+            self.children.stop(proc)
+        first_token = rows.read_text().split("\t", 1)[0]
+        out = memory.result(url, self.settings, users, devices, first_token, before, keys_before)
+        bad = {k: v for k, v in answers.items() if k != "OK"}
+        out["answers"] = answers
+        out["unexpected"] = bad
+        print(
+            f"  {out['bytes_per_user']:,.0f} bytes per active user "
+            f"({out['keys_per_user']:g} keys each; MEMORY USAGE of one user's keys: "
+            f"{out['memory_usage_sum']:,} bytes)" + (f" UNEXPECTED {bad}" if bad else ""),
+            flush=True,
+        )
+        return out
 
     def do_soak(self) -> dict[str, Any]:
         p = self.plan
@@ -329,6 +379,7 @@ def _run(plan: Plan, children: Children, tmp: Path) -> int:
             workers,
             with_baseline=i == 0 and "baseline" in plan.modes,
             with_proxy=with_proxy and workers == 1,
+            first_pass=i == 0,
         )
     if with_proxy and 1 not in plan.workers:
         # The proxy is measured in front of one worker, next to a direct warm run of it.
@@ -337,6 +388,8 @@ def _run(plan: Plan, children: Children, tmp: Path) -> int:
         results["proxy"] = bench.proxy_info
     elif plan.proxy_skipped:
         results["proxy"] = {"skipped": plan.proxy_skipped}
+    if "memory" in plan.modes:
+        results["memory"] = bench.do_memory()
     if "redis" in plan.modes:
         results["redis_ceiling"] = bench.do_redis_ceiling()
     if "soak" in plan.modes and plan.soak_s > 0:

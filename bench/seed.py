@@ -6,28 +6,44 @@ Writes tab-separated files that the wrk scripts load: one request's token and de
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import secrets
 import time
 import uuid
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+import orjson
 import redis.asyncio as aioredis
 from jose import jwk
 from jose.backends.base import Key
 
-from service import store, tokens
+from service import lua, store, tokens
 from service.cli import mint_token
 from service.devices import device_from_hash, get_device_response
 from service.pools import Pool, pool_from_record
+from service.session import Route
 from service.settings import Settings
 
 CONCURRENCY = 32  # admin commands in flight while seeding
 MINT_CHUNK = 500
+PRIME_BATCH = 1000  # scripts per pipeline when priming the claims cache
+
+
+@dataclass(frozen=True)
+class Extra:
+    """How much the modes beyond GetDevice need (bench/modes.py): each 0 leaves its data out."""
+
+    list_users: int = 0  # users with `list_devices` remembered devices each (ListDevices)
+    list_devices: int = 60
+    spare_devices: int = 0  # unconfirmed devices of the warm users (ConfirmDevice, ForgetDevice)
+    signout_users: int = 0  # throwaway users, one primed token each (GlobalSignOut)
+    scale_tokens: int = 0  # distinct primed tokens over the warm users (the scale mode)
 
 
 @dataclass
@@ -43,11 +59,16 @@ class Seed:
     soak_file: Path  # kind<TAB>token<TAB>device: valid, invalid and throttled requests
     sample_file: Path  # a real GetDevice answer: the baseline answers with the same bytes' size
     probe_keys: list[str]  # get_device.lua's KEYS for the first warm pair (redis-benchmark)
+    list_file: Path | None = None  # token of a user with `list_devices` devices, one a line
+    spare_file: Path | None = None  # token<TAB>unconfirmed device, every device distinct
+    signout_file: Path | None = None  # token of a throwaway user, every user distinct
+    scale_file: Path | None = None  # token<TAB>device, scale_tokens distinct tokens
+    extra: Extra = field(default_factory=Extra)
     cold_claims_keys: list[str] = field(repr=False, default_factory=list)
     seconds: float = 0.0
 
 
-def _write(path: Path, rows: list[tuple[str, ...]]) -> Path:
+def _write(path: Path, rows: Sequence[tuple[str, ...]]) -> Path:
     path.write_text("".join("\t".join(row) + "\n" for row in rows))
     return path
 
@@ -61,9 +82,19 @@ async def _user(
         return user, fields
 
 
+async def _gather(coros: list[Any]) -> list[Any]:
+    sem = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(coro: Any) -> Any:
+        async with sem:
+            return await coro
+
+    return await asyncio.gather(*(one(c) for c in coros))
+
+
 async def _seed_store(
-    url: str, settings: Settings, users: int, devices: int, ttl_s: int, out: Path
-) -> tuple[Seed, dict[str, str], list[store.User], list[str]]:
+    url: str, settings: Settings, users: int, devices: int, ttl_s: int, out: Path, extra: Extra
+) -> tuple[Seed, dict[str, str], list[store.User], list[str], list[store.User]]:
     r = aioredis.Redis.from_url(url, socket_timeout=10)
     try:
         await store.ensure_default_pool(r, settings)
@@ -80,8 +111,10 @@ async def _seed_store(
             return mint(user, ttl_s=ttl)
 
         warm: list[tuple[str, ...]] = []
+        user_tokens: list[str] = []
         for user, fields in seeded:
             token = issue(user)
+            user_tokens.append(token)
             warm.extend((token, f["key"]) for f in fields)
         hammer = await store.create_user(r, pool_id, "hammer")
         hammer_device = (await store.add_device(r, hammer, name="hammer-d0"))["key"]
@@ -106,6 +139,7 @@ async def _seed_store(
             uk.claims(tokens.digest(valid_token)),
             uk.base,
             uk.revoked,
+            uk.claims_index,
             uk.device(valid_device),
         ]
         sample = get_device_response(
@@ -126,11 +160,73 @@ async def _seed_store(
             soak_file=_write(out / "soak.tsv", soak),
             sample_file=out / "sample.json",
             probe_keys=probe_keys,
+            extra=extra,
         )
         seed.sample_file.write_bytes(sample)
+
+        # ListDevices: users with many remembered devices (a page holds at most 60).
+        if extra.list_users:
+            listed = await asyncio.gather(
+                *(
+                    _user(r, pool_id, f"list{i:04d}", extra.list_devices, sem)
+                    for i in range(extra.list_users)
+                )
+            )
+            seed.list_file = _write(out / "list.tsv", [(issue(u),) for u, _ in listed])
+        # ConfirmDevice, then ForgetDevice: each request uses up one device that a sign-in
+        # left unconfirmed, spread over the warm users (whose tokens are already warm).
+        if extra.spare_devices:
+            owners = [i % users for i in range(extra.spare_devices)]
+            spares = await _gather(
+                [store.add_device(r, seeded[i][0], confirmed=False) for i in owners]
+            )
+            rows = [(user_tokens[i], f["key"]) for i, f in zip(owners, spares, strict=True)]
+            seed.spare_file = _write(out / "spare.tsv", rows)
+        throwaway: list[store.User] = []
+        if extra.signout_users:
+            throwaway = await _gather(
+                [store.create_user(r, pool_id, f"gone{i:06d}") for i in range(extra.signout_users)]
+            )
         record = await store.pool_record(r, pool_id)
         firsts = [fields[0]["key"] for _, fields in seeded]
-        return seed, record, [u for u, _ in seeded], firsts
+        return seed, record, [u for u, _ in seeded], firsts, throwaway
+    finally:
+        await r.aclose()
+
+
+def _payload(token: str) -> dict[str, Any]:
+    part = token.split(".")[1]
+    return dict(orjson.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))))
+
+
+async def _prime(
+    url: str, settings: Settings, record: dict[str, str], rows: list[tuple[str, ...]]
+) -> None:
+    """Cache the verified claims of each (token, device) row as the service does on a cache
+    miss: the operation's own script (get_device.lua) with store=1 and the token's claims (the
+    bench minted every token, so they need no verifying here), under the keys the service's
+    Route gives. Then even 40,000 tokens are warm at once, without 40,000 RS256 checks."""
+    pool = pool_from_record(record)
+    script = lua.GET_DEVICE
+    max_ttl_ms = settings.claims_cache_max_ttl_s * 1000
+    r = aioredis.Redis.from_url(url, socket_timeout=30)
+    try:
+        await r.script_load(script.source)
+        for i in range(0, len(rows), PRIME_BATCH):
+            pipe = r.pipeline(transaction=False)
+            for row in rows[i : i + PRIME_BATCH]:
+                token, device = row[0], (row[1] if len(row) > 1 else f"{pool.region}_none")
+                c = _payload(token)
+                route = Route(pool, c["username"], token, 0)
+                script_keys = (*route.session_keys(), route.user_keys.device(device))
+                # TokenStep.run's layout: no bucket, skew, store=1, the claims, max ttl, digest.
+                args = ("", 0, 0, route.skew_ms, 1, c["exp"], c["iat"], c["origin_jti"], c["sub"])
+                pipe.evalsha(
+                    script.sha, len(script_keys), *script_keys, *args, max_ttl_ms, route.digest
+                )
+            for reply in await pipe.execute():
+                if reply[0] not in (b"OK", b"NO_DEVICE"):
+                    raise RuntimeError(f"priming the claims cache: {reply!r}")
     finally:
         await r.aclose()
 
@@ -163,11 +259,8 @@ def _mint(chunk: list[tuple[str, str]], ttl_s: int) -> list[str]:
     ]
 
 
-def _mint_cold(
-    record: dict[str, str], users: list[store.User], devices: list[str], count: int, ttl_s: int
-) -> tuple[list[tuple[str, ...]], list[str]]:
-    owners = [i % len(users) for i in range(count)]
-    subjects = [(users[i].sub, users[i].username) for i in owners]
+def _mint_many(record: dict[str, str], subjects: list[tuple[str, str]], ttl_s: int) -> list[str]:
+    """An access token for each (sub, username), on every core."""
     chunks = [subjects[i : i + MINT_CHUNK] for i in range(0, len(subjects), MINT_CHUNK)]
     minted: list[str] = []
     if chunks:
@@ -179,25 +272,54 @@ def _mint_cold(
         ) as pool:
             for batch in pool.map(_mint, chunks, [ttl_s] * len(chunks)):
                 minted.extend(batch)
-    rows: list[tuple[str, ...]] = [(t, devices[i]) for t, i in zip(minted, owners, strict=True)]
-    claims = [
-        users[i].keys.claims(tokens.digest(token))
-        for token, i in zip(minted, owners, strict=True)
-    ]
-    return rows, claims
+    return minted
 
 
 def seed(
-    url: str, settings: Settings, *, users: int, devices: int, cold: int, ttl_s: int, out: Path
+    url: str,
+    settings: Settings,
+    *,
+    users: int,
+    devices: int,
+    cold: int,
+    ttl_s: int,
+    out: Path,
+    extra: Extra | None = None,
 ) -> Seed:
-    """Seed `users` x `devices`, one token per user, and `cold` never-used tokens."""
+    """Seed `users` x `devices`, one token per user, `cold` never-used tokens, and what the
+    `extra` modes need (their tokens' claims cached: warm from the first request)."""
     started = time.monotonic()
-    result, record, user_list, firsts = asyncio.run(
-        _seed_store(url, settings, users, devices, ttl_s, out)
+    extra = extra or Extra()
+    result, record, user_list, firsts, throwaway = asyncio.run(
+        _seed_store(url, settings, users, devices, ttl_s, out, extra)
     )
-    rows, claims = _mint_cold(record, user_list, firsts, cold, ttl_s)
-    _write(result.cold_file, rows)
-    result.cold_claims_keys = claims
+    cold_owners = [i % len(user_list) for i in range(cold)]
+    scale_owners = [i % len(user_list) for i in range(extra.scale_tokens)]
+    subjects = [(user_list[i].sub, user_list[i].username) for i in cold_owners + scale_owners]
+    subjects += [(u.sub, u.username) for u in throwaway]
+    minted = _mint_many(record, subjects, ttl_s)
+    cold_tokens = minted[:cold]
+    scale_tokens = minted[cold : cold + len(scale_owners)]
+    gone_tokens = minted[cold + len(scale_owners) :]
+    _write(
+        result.cold_file, [(t, firsts[i]) for t, i in zip(cold_tokens, cold_owners, strict=True)]
+    )
+    result.cold_claims_keys = [
+        user_list[i].keys.claims(tokens.digest(token))
+        for token, i in zip(cold_tokens, cold_owners, strict=True)
+    ]
+    warm = [tuple(line.split("\t")) for line in result.warm_file.read_text().splitlines()]
+    primed: list[tuple[str, ...]] = list({row[0]: row for row in warm}.values())  # each token once
+    if result.list_file:
+        primed += [tuple(line.split("\t")) for line in result.list_file.read_text().splitlines()]
+    if scale_tokens:
+        scale = [(t, firsts[i]) for t, i in zip(scale_tokens, scale_owners, strict=True)]
+        result.scale_file = _write(out / "scale.tsv", scale)
+        primed += scale
+    if gone_tokens:
+        result.signout_file = _write(out / "signout.tsv", [(t,) for t in gone_tokens])
+        primed += [(t,) for t in gone_tokens]
+    asyncio.run(_prime(url, settings, record, primed))
     result.seconds = round(time.monotonic() - started, 2)
     return result
 
@@ -209,5 +331,10 @@ def summary(seed: Seed, cold: int) -> dict[str, Any]:
         "devices_per_user": seed.devices,
         "warm_pairs": seed.users * seed.devices,
         "cold_tokens": cold,
+        "list_users": seed.extra.list_users,
+        "list_devices_per_user": seed.extra.list_devices if seed.extra.list_users else 0,
+        "spare_devices": seed.extra.spare_devices,
+        "signout_users": seed.extra.signout_users,
+        "scale_tokens": seed.extra.scale_tokens,
         "seed_seconds": seed.seconds,
     }

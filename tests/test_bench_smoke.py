@@ -35,14 +35,18 @@ def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     # billion a second that no run reaches. The throttle mode: a service of its own whose
     # hammered user has one token and gains the next after 1000 s, so it is throttled however
     # slow the machine.
+    # The token-operation modes get a few of what they use up; the scale and memory modes a
+    # few tokens and users (the scale mode then fits the route cache: it only has to run).
     options = (
         "--quick --duration 1 --short 1 --warmup 1 --users 50 --devices 1 --cold-tokens 300 "
+        "--list-users 3 --spare-devices 200 --signout-users 200 --scale-tokens 400 "
+        "--memory-users 50 "
         "--user-rate 1000000000 --user-burst 1000000000 "
         "--throttle-user-rate 0.001 --throttle-user-burst 1 "
         "--workers 1 --soak 2 --quiet-wait 0"
     )
     args = [sys.executable, "-m", "bench.run", *options.split(), "--out", str(out)]
-    done = subprocess.run(args, cwd=PROJECT, capture_output=True, text=True, timeout=100)
+    done = subprocess.run(args, cwd=PROJECT, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
     [result] = out.glob("*.json")
@@ -55,7 +59,9 @@ def test_bench_runs_every_mode_and_writes_results(
 ) -> None:
     result, data = bench_run
     assert result.with_suffix(".md").read_text().startswith("# GetDevice benchmark")
-    assert {"machine", "plan", "seed", "runs", "summary", "soak", "redis_ceiling"} <= data.keys()
+    assert {"machine", "plan", "seed", "runs", "summary", "soak", "redis_ceiling", "memory"} <= (
+        data.keys()
+    )
     assert {"python", "aiohttp", "uvloop", "hiredis", "redis_server"} <= data["machine"][
         "versions"
     ].keys()
@@ -64,7 +70,9 @@ def test_bench_runs_every_mode_and_writes_results(
     runs = {r["label"]: r for r in data["runs"]}
     proxied = {"proxy x1"} if find_nginx() else set()
     modes = {"baseline", "baseline paced", "warm x1", "paced x1", "throttle x1", "cold x1"}
-    assert set(runs) == modes | {"soak x1"} | proxied
+    ops = {f"{m} x1" for m in ("list", "update", "mixed", "scale", "c10")}
+    ops |= {f"{m} x1" for m in ("confirm", "forget", "signout")}
+    assert set(runs) == modes | ops | {"baseline c10", "soak x1"} | proxied
     for run in runs.values():
         assert run["requests"] > 0 and run["rps"] > 0
         assert set(run["latency_ms"]) >= {"p50", "p90", "p99", "p999"}
@@ -79,6 +87,17 @@ def test_bench_runs_every_mode_and_writes_results(
     # The design's promise: one Redis command per warm request, at most two per cold one.
     assert runs["warm x1"]["redis_commands"]["per_request"] == pytest.approx(1.0, abs=0.05)
     assert runs["cold x1"]["redis_commands"]["per_request"] <= 2.05
+    # Every other token operation too: warm, one command (the session prelude and the
+    # operation's body are one script).
+    for label in ops:
+        assert set(runs[label]["answers"]) == {"OK"}, label
+        assert runs[label]["redis_commands"]["per_request"] == pytest.approx(1.0, abs=0.05), label
+    assert runs["c10 x1"]["connections"] == 10 and runs["baseline c10"]["connections"] == 10
+    # What the operations used up was used: devices confirmed, then forgotten; users signed out.
+    delta = {label: runs[label]["redis_commands"]["delta"] for label in ops}
+    assert delta["confirm x1"].get("sadd", 0) > 0
+    assert delta["forget x1"].get("srem", 0) > 0
+    assert delta["list x1"].get("smembers", 0) > 0
 
     summary = data["summary"]
     assert summary["ok"] is True
@@ -94,7 +113,22 @@ def test_bench_runs_every_mode_and_writes_results(
         "warm GetDevice, 1 worker, vs bare aiohttp",
         "Redis commands per warm request",
         "Redis commands per cold request",
+        "Redis commands per warm request: list",
+        "ListDevices (60 devices) vs GetDevice",
+        "warm GetDevice, scale tokens vs one per user",
+        "Redis bytes per active user",
     }
+    assert set(summary["ops_vs_getdevice"]) == {
+        "c10", "list", "update", "mixed", "scale", "confirm", "forget", "signout"
+    }  # fmt: skip
+    assert summary["c10_vs_baseline"] > 0 and summary["scale_vs_warm"] > 0
+    # Memory: each user has its hash, device set, device, cached claims and their index.
+    memory = data["memory"]
+    assert memory["users"] == 50 and memory["answers"] == {"OK": 50}
+    assert memory["keys_per_user"] == pytest.approx(5, abs=0.1)
+    assert 0 < memory["bytes_per_user"] == summary["memory_bytes_per_user"]
+    md = result.with_suffix(".md").read_text()
+    assert "## Token operations" in md and "## Memory: Redis bytes per active user" in md
 
 
 @pytest.mark.slow

@@ -46,6 +46,7 @@ end
 counts = {}
 t_first = 0
 t_last = 0
+sent = 0 -- requests sent, answered or not (wrk does not count those still in flight at the end)
 
 function response(status, headers, body)
   local key = "OK"

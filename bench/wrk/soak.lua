@@ -19,6 +19,7 @@ end
 
 function request()
   if t_first == 0 then t_first = now_s() end
+  sent = sent + 1
   local roll = math.random(100)
   local list
   if roll <= valid_pct then

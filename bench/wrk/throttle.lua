@@ -12,5 +12,6 @@ end
 
 function request()
   if t_first == 0 then t_first = now_s() end
+  sent = sent + 1
   return req
 end
