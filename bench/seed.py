@@ -218,7 +218,7 @@ async def _prime(
                 token, device = row[0], (row[1] if len(row) > 1 else f"{pool.region}_none")
                 c = _payload(token)
                 route = Route(pool, c["username"], token, 0)
-                script_keys = (*route.session_keys(), route.user_keys.device(device))
+                script_keys = (*route.session_keys, route.user_keys.device(device))
                 # TokenStep.run's layout: no bucket, skew, store=1, the claims, max ttl, digest.
                 args = ("", 0, 0, route.skew_ms, 1, c["exp"], c["iat"], c["origin_jti"], c["sub"])
                 pipe.evalsha(

@@ -54,7 +54,16 @@ REFUSED_STATUS: Refusal = (e.NotAuthorizedException, e.USER_DISABLED)
 class Route:
     """Where one verified token's session lives: its pool, user keys and claims key."""
 
-    __slots__ = ("claims_key", "digest", "pool", "skew_ms", "user_keys", "username")
+    __slots__ = (
+        "claims_key",
+        "digest",
+        "pool",
+        "session_keys",
+        "skew_ms",
+        "user_keys",
+        "username",
+        "warm_args",
+    )
 
     def __init__(self, pool: Pool, username: str, token: str, skew_ms: int) -> None:
         self.pool = pool
@@ -63,10 +72,11 @@ class Route:
         self.digest = tokens.digest(token)
         self.claims_key = self.user_keys.claims(self.digest)
         self.skew_ms = skew_ms if pool.external else 0
-
-    def session_keys(self) -> tuple[str, str, str, str]:
         uk = self.user_keys
-        return (self.claims_key, uk.base, uk.revoked, uk.claims_index)
+        # Built once per token, not per request: the session's keys, and its arguments after
+        # the bucket's when the claims are cached (skew, store=0, nothing to store).
+        self.session_keys: tuple[str, ...] = (self.claims_key, uk.base, uk.revoked, uk.claims_index)
+        self.warm_args: tuple[Any, ...] = (self.skew_ms, 0, *_NO_STORE)
 
 
 class RouteCache(BoundedCache[str, Route]):
@@ -128,22 +138,40 @@ class TokenStep:
         if token is None:
             raise e.NotAuthorizedException(e.INVALID_TOKEN)
         route = self.routes.get(token) or await self._route_caught_up(token, operation)
-        if operation.writes and self.settings.pool_rate_limit:
+        pool_limited = self.settings.pool_rate_limit
+        if pool_limited and operation.writes:
             # A write the pool-wide quota refuses must change nothing: the session alone runs
             # first (a dry run), then the pool's token is taken, then the write, with the user's
             # bucket already charged. Three round trips, only with POOL_RATE_LIMIT on.
             reply, route = await self._execute(operation, head, token, route, values, dry=True)
             if reply[0] == b"ADMITTED":
                 await pool_quota.take(self.pipe, self.settings, route.pool.id, operation.name)
-                head = ("", 0, 0)
-                reply, route = await self._execute(operation, head, token, route, values)
-            return self._answer(operation, reply, route, values)
-        reply, route = await self._execute(operation, head, token, route, values)
-        if reply[0] == b"OK" and self.settings.pool_rate_limit:
-            # Only calls the session admitted count against the pool. One the pool refuses has
-            # still used its user token (as two independent quotas would).
-            await pool_quota.take(self.pipe, self.settings, route.pool.id, operation.name)
-        return self._answer(operation, reply, route, values)
+                reply, route = await self._execute(operation, ("", 0, 0), token, route, values)
+        else:
+            # The warm path, written out: one EVALSHA with the route's precomputed keys and
+            # arguments (each helper call or tuple rebuilt here costs every request).
+            started = time.perf_counter()
+            reply = await self.pipe.evalsha(
+                operation.script,
+                route.session_keys + operation.keys(route, values),
+                head + route.warm_args + operation.args(route, values),
+            )
+            recorder = metrics.RECORDER
+            recorder.redis_call(time.perf_counter() - started)
+            if reply[0] == b"MISS":
+                recorder.cache_misses += 1
+                reply, route = await self._store(operation, head, token, route, values, 1)
+            else:
+                recorder.cache_hits += 1
+                if token not in self.routes:
+                    self.routes.put(token, route)
+        if reply[0] == b"OK":
+            if pool_limited and not operation.writes:
+                # Only calls the session admitted count against the pool. One the pool refuses
+                # has still used its user token (as two independent quotas would).
+                await pool_quota.take(self.pipe, self.settings, route.pool.id, operation.name)
+            return operation.answer(reply, route, values)
+        raise self._refusal(operation, reply)
 
     async def _execute(
         self,
@@ -156,55 +184,57 @@ class TokenStep:
     ) -> tuple[list[Any], Route]:
         """The operation's script once (twice on a cache miss: verify, then store the claims).
         Returns its reply and the route the claims live at."""
-        op_keys = operation.keys(route, values)
-        op_args = operation.args(route, values)
-        cached, store_mode = (2, 3) if dry else (0, 1)
-        recorder = metrics.RECORDER
-        started = time.perf_counter()
+        cached = 2 if dry else 0
         reply = await self.pipe.evalsha(
             operation.script,
-            (*route.session_keys(), *op_keys),
-            (*head, route.skew_ms, cached, *_NO_STORE, *op_args),
+            route.session_keys + operation.keys(route, values),
+            (*head, route.skew_ms, cached, *_NO_STORE, *operation.args(route, values)),
         )
-        recorder.redis_call(time.perf_counter() - started)
         if reply[0] != b"MISS":
-            recorder.cache_hits += 1
-        else:
-            recorder.cache_misses += 1
-            claims = await self._verify(token)
-            _check_pool(claims.pool, operation)
-            if claims.pool is not route.pool or claims.username != route.username:
-                # The pools were reloaded meanwhile, or the payload's claims were not what
-                # peek() read: place the cache entry by the verified claims.
-                route = Route(claims.pool, claims.username, token, self._skew_ms)
-                op_keys = operation.keys(route, values)
-                op_args = operation.args(route, values)
-            store = (
-                claims.exp, claims.iat, claims.origin_jti, claims.sub, self._max_ttl_ms,
-                route.digest,
-            )  # fmt: skip
-            reply = await self.pipe.evalsha(
-                operation.script,
-                (*route.session_keys(), *op_keys),
-                (*head, route.skew_ms, store_mode, *store, *op_args),
-            )
+            if token not in self.routes:
+                self.routes.put(token, route)
+            return reply, route
+        return await self._store(operation, head, token, route, values, cached + 1)
+
+    async def _store(
+        self,
+        operation: TokenOperation,
+        head: tuple[Any, ...],
+        token: str,
+        route: Route,
+        values: dict[str, Any],
+        mode: int,
+    ) -> tuple[list[Any], Route]:
+        """A cache miss: verify the token in process, then run the script again, storing its
+        claims (mode 1, or 3 for a dry run). Returns the reply and the claims' route."""
+        claims = await self._verify(token)
+        _check_pool(claims.pool, operation)
+        if claims.pool is not route.pool or claims.username != route.username:
+            # The pools were reloaded meanwhile, or the payload's claims were not what peek()
+            # read: place the cache entry by the verified claims.
+            route = Route(claims.pool, claims.username, token, self._skew_ms)
+        store = (
+            claims.exp, claims.iat, claims.origin_jti, claims.sub, self._max_ttl_ms, route.digest,
+        )  # fmt: skip
+        reply = await self.pipe.evalsha(
+            operation.script,
+            route.session_keys + operation.keys(route, values),
+            (*head, route.skew_ms, mode, *store, *operation.args(route, values)),
+        )
         if token not in self.routes:
             self.routes.put(token, route)
         return reply, route
 
-    def _answer(
-        self, operation: TokenOperation, reply: list[Any], route: Route, values: dict[str, Any]
-    ) -> bytes:
+    @staticmethod
+    def _refusal(operation: TokenOperation, reply: list[Any]) -> Exception:
         code = reply[0]
-        if code == b"OK":
-            return operation.answer(reply, route, values)
         refusal = operation.refusals.get(code) or REFUSALS.get(code)
         if refusal is None:
             refusal = STATUSES.get(reply[1], REFUSED_STATUS) if code == b"STATUS" else None
         if refusal is None:
-            raise RuntimeError(f"{operation.name}: unexpected script answer {code!r}")
+            return RuntimeError(f"{operation.name}: unexpected script answer {code!r}")
         cls, message = refusal
-        raise cls(message)
+        return cls(message)
 
     def _route(self, token: str, operation: TokenOperation) -> Route:
         peeked = tokens.peek(token, self.registry)
