@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,11 @@ class Load:
 def run_wrk(binary: str, url: str, load: Load) -> dict[str, Any]:
     """Run wrk; return what the script's done() reported, plus req/s and latencies in ms."""
     duration = max(1, round(load.duration_s))
+    if load.script.startswith("bench."):
+        # A Python load generator (bench/srpload.py) that prints the same BENCH_JSON line.
+        args = [sys.executable, "-m", load.script, url, *load.args]
+        args += ["--duration", str(duration), "--connections", str(load.connections)]
+        return _read(load, args, duration, cwd=SCRIPTS.parent.parent)
     args = [
         binary,
         f"-t{load.threads}",
@@ -80,9 +86,13 @@ def run_wrk(binary: str, url: str, load: Load) -> dict[str, Any]:
         "--",
         *load.args,
     ]
+    return _read(load, args, duration)
+
+
+def _read(load: Load, args: list[str], duration: int, cwd: Path | None = None) -> dict[str, Any]:
     try:
         out = subprocess.run(
-            args, capture_output=True, text=True, timeout=duration + 60, check=False
+            args, capture_output=True, text=True, timeout=duration + 60, check=False, cwd=cwd
         )
     except subprocess.TimeoutExpired:
         raise BenchError(f"wrk did not finish within {duration + 60}s") from None

@@ -15,6 +15,8 @@ THROTTLED = "TooManyRequestsException"
 MIXED_GET_PCT = 60
 MIXED_LIST_PCT = 30
 # The modes of access-token operations whose warm requests must each be one Redis command.
+# The sign-in modes: InitiateAuth (and, for srp, RespondToAuthChallenge); a request is a sign-in.
+SIGNIN_MODES = ("password", "refresh", "srp")
 TOKEN_OP_MODES = ("warm", "c10", "list", "update", "mixed", "scale", "confirm", "forget", "signout")
 
 
@@ -161,6 +163,27 @@ MODES: dict[str, Mode] = {
         frozenset({OK}),
         consumes=True,
         first_pass_only=True,
+    ),
+    # Sign-ins (InitiateAuth) of the seeded sign-in users, one round trip each: the password
+    # (USER_PASSWORD_AUTH), or the user's refresh token (REFRESH_TOKEN_AUTH).
+    "password": Mode(
+        "signin.lua",
+        lambda s, p: (str(s.signin_file), "password"),
+        frozenset({OK}),
+    ),
+    "refresh": Mode(
+        "signin.lua",
+        lambda s, p: (str(s.signin_file), "refresh"),
+        frozenset({OK}),
+    ),
+    # SRP sign-ins, two round trips each (USER_SRP_AUTH, then PASSWORD_VERIFIER), from a Python
+    # load generator whose client math is pycognito's (bench/srpload.py): "requests" are
+    # sign-ins.
+    "srp": Mode(
+        "bench.srpload",
+        lambda s, p: (str(s.signin_file), "--procs", str(p.srp_procs)),
+        frozenset({OK}),
+        connections=lambda p: p.srp_connections,
     ),
     # Run by Bench.do_soak, on a service of its own, not in a pass.
     "soak": Mode(

@@ -26,6 +26,9 @@ MODES = (
     "confirm",
     "forget",
     "signout",
+    "password",
+    "refresh",
+    "srp",
     "memory",
     "redis",
     "soak",
@@ -56,6 +59,9 @@ class Plan:
     spare_devices: int  # unconfirmed devices to confirm, then forget (confirm, forget modes)
     signout_users: int  # throwaway users, one sign-out each (signout mode)
     scale_tokens: int  # distinct warm tokens of the scale mode
+    signin_users: int  # users with a password and a refresh token (password, refresh, srp)
+    srp_procs: int  # processes of the SRP load generator (bench/srpload.py)
+    srp_connections: int  # sign-ins in flight over all of them
     memory_users: int  # users seeded for the memory mode
     paced_rate: float  # req/s offered in all by the paced mode
     user_rate_per_s: float
@@ -119,6 +125,9 @@ def plan_from(args: argparse.Namespace) -> Plan:
         spare_devices=args.spare_devices or (3000 if quick else 20000),
         signout_users=args.signout_users or (1500 if quick else 8000),
         scale_tokens=args.scale_tokens or (20000 if quick else 40000),
+        signin_users=args.signin_users or (100 if quick else 200),
+        srp_procs=args.srp_procs or cores,
+        srp_connections=args.srp_connections,
         memory_users=args.memory_users or (500 if quick else 2000),
         paced_rate=args.paced_rate,
         user_rate_per_s=args.user_rate,
@@ -195,6 +204,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--scale-tokens",
         type=int,
         help="scale mode: distinct warm tokens (40000; the route cache holds 16384)",
+    )
+    p.add_argument(
+        "--signin-users",
+        type=int,
+        help="password, refresh and srp modes: users with a password and a refresh token (200)",
+    )
+    p.add_argument(
+        "--srp-procs",
+        type=int,
+        help="srp mode: processes of the Python load generator (<cores>)",
+    )
+    p.add_argument(
+        "--srp-connections",
+        type=int,
+        default=16,
+        help="srp mode: sign-ins in flight over all its processes (16)",
     )
     p.add_argument(
         "--memory-users",

@@ -19,7 +19,7 @@ from . import (
     chart,
 )
 from .measure import NOISY_CORES
-from .modes import MIXED_GET_PCT, MIXED_LIST_PCT, TOKEN_OP_MODES
+from .modes import MIXED_GET_PCT, MIXED_LIST_PCT, SIGNIN_MODES, TOKEN_OP_MODES
 
 # What each token-operation mode is, for the report.
 OP_NAMES = {
@@ -119,6 +119,7 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
     if soak:
         s["soak_rss_growth_pct"] = soak["rss_growth_pct"]
     s.update(_proxy(results))
+    s["signins"] = _signins(results)
     s["targets"] = _targets(s)
     return s
 
@@ -157,6 +158,51 @@ def _token_ops(results: dict[str, Any], workers: int) -> dict[str, Any]:
         out["c10_p99_ms"] = low["latency_ms"]["p99"]
         out["baseline_c10_p99_ms"] = low_base["latency_ms"]["p99"]
     return out
+
+
+def _signins(results: dict[str, Any]) -> dict[str, Any]:
+    """Each sign-in mode, by worker count: sign-ins/s, the server's CPU per sign-in (ms), the
+    fraction of a core one sign-in takes per second of it, and the sign-ins/s one fully busy
+    worker (one core) would do. CPU per sign-in is the figure that transfers: workers for a rate
+    R = R x cpu_ms / 1000."""
+    out: dict[str, Any] = {}
+    for r in results["runs"]:
+        if r["server"] != "service" or r["mode"] not in SIGNIN_MODES:
+            continue
+        cpu_us = r["server_cpu_us_per_request"]
+        out.setdefault(r["mode"], {})[str(r["workers"])] = {
+            "signins_per_s": r["rps"],
+            "cpu_ms_per_signin": round(cpu_us / 1000, 3),
+            "core_fraction_per_signin": round(cpu_us / 1e6, 5),
+            "signins_per_s_per_core": round(1e6 / cpu_us, 1) if cpu_us else None,
+            "redis_commands_per_signin": r.get("redis_commands", {}).get("per_request"),
+        }
+    return out
+
+
+def _signin_lines(results: dict[str, Any]) -> list[str]:
+    signins = results["summary"].get("signins") or {}
+    if not signins:
+        return []
+    lines = [
+        "",
+        "## Sign-ins",
+        "",
+        "A request is a sign-in (srp: two round trips, from bench/srpload.py). Workers for R "
+        "sign-ins/s = R / (sign-ins/s per core).",
+        "",
+        "| mode | workers | sign-ins/s | server CPU ms per sign-in | sign-ins/s per core "
+        "| Redis cmds per sign-in |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for mode, by_workers in signins.items():
+        for w, x in by_workers.items():
+            lines.append(
+                f"| {mode} | {w} | {x['signins_per_s']:,.0f} | {x['cpu_ms_per_signin']:.2f} | "
+                f"{x['signins_per_s_per_core'] or 0:,.0f} | "
+                f"{x['redis_commands_per_signin'] or 0:.2f} |"
+            )
+    return lines
 
 
 def _proxy(results: dict[str, Any]) -> dict[str, Any]:
@@ -276,6 +322,7 @@ def markdown(results: dict[str, Any]) -> str:
         _runs_table,
         _notes,
         _ops,
+        _signin_lines,
         _memory,
         _proxy_lines,
         _ceiling,

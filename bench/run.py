@@ -131,6 +131,7 @@ class Bench:
             spare_devices=p.spare_devices if asked & {"confirm", "forget"} else 0,
             signout_users=p.signout_users if "signout" in asked else 0,
             scale_tokens=p.scale_tokens if "scale" in asked else 0,
+            signin_users=p.signin_users if asked & {"password", "refresh", "srp"} else 0,
         )
         self.seed = seed.seed(
             self.redis.url,

@@ -31,6 +31,7 @@ from service.session import Route
 from service.settings import Settings
 
 CONCURRENCY = 32  # admin commands in flight while seeding
+SIGNIN_PASSWORD = "Bench-passw0rd!"  # every sign-in user's (meets the policy)
 MINT_CHUNK = 500
 PRIME_BATCH = 1000  # scripts per pipeline when priming the claims cache
 
@@ -44,6 +45,7 @@ class Extra:
     spare_devices: int = 0  # unconfirmed devices of the warm users (ConfirmDevice, ForgetDevice)
     signout_users: int = 0  # throwaway users, one primed token each (GlobalSignOut)
     scale_tokens: int = 0  # distinct primed tokens over the warm users (the scale mode)
+    signin_users: int = 0  # users with a password and a refresh token (the sign-in modes)
 
 
 @dataclass
@@ -63,6 +65,8 @@ class Seed:
     spare_file: Path | None = None  # token<TAB>unconfirmed device, every device distinct
     signout_file: Path | None = None  # token of a throwaway user, every user distinct
     scale_file: Path | None = None  # token<TAB>device, scale_tokens distinct tokens
+    # pool<TAB>client<TAB>username<TAB>password<TAB>refresh token, one sign-in user a line
+    signin_file: Path | None = None
     extra: Extra = field(default_factory=Extra)
     cold_claims_keys: list[str] = field(repr=False, default_factory=list)
     seconds: float = 0.0
@@ -182,6 +186,10 @@ async def _seed_store(
             )
             rows = [(user_tokens[i], f["key"]) for i, f in zip(owners, spares, strict=True)]
             seed.spare_file = _write(out / "spare.tsv", rows)
+        # The sign-in modes: users with a password (only its SRP salt and verifier are stored)
+        # and a refresh token of the pool's generated client, which allows every flow.
+        if extra.signin_users:
+            seed.signin_file = await _signin_users(r, pool_id, extra.signin_users, out)
         throwaway: list[store.User] = []
         if extra.signout_users:
             throwaway = await _gather(
@@ -192,6 +200,21 @@ async def _seed_store(
         return seed, record, [u for u, _ in seeded], firsts, throwaway
     finally:
         await r.aclose()
+
+
+async def _signin_users(r: aioredis.Redis, pool_id: str, n: int, out: Path) -> Path:
+    client_id = sorted(pool_from_record(await store.pool_record(r, pool_id)).clients)[0]
+
+    async def one(i: int) -> tuple[str, ...]:
+        name = f"signin{i:05d}"
+        await store.create_user(r, pool_id, name)
+        user = await store.set_password(r, pool_id, name, SIGNIN_PASSWORD)
+        token = await store.mint_refresh(
+            r, pool_id, user, client_id=client_id, origin_jti=str(uuid.uuid4())
+        )
+        return (pool_id, client_id, name, SIGNIN_PASSWORD, token)
+
+    return _write(out / "signin.tsv", await _gather([one(i) for i in range(n)]))
 
 
 def _payload(token: str) -> dict[str, Any]:
@@ -336,5 +359,6 @@ def summary(seed: Seed, cold: int) -> dict[str, Any]:
         "spare_devices": seed.extra.spare_devices,
         "signout_users": seed.extra.signout_users,
         "scale_tokens": seed.extra.scale_tokens,
+        "signin_users": seed.extra.signin_users,
         "seed_seconds": seed.seconds,
     }

@@ -40,7 +40,7 @@ def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     options = (
         "--quick --duration 1 --short 1 --warmup 1 --users 50 --devices 1 --cold-tokens 300 "
         "--list-users 3 --spare-devices 200 --signout-users 200 --scale-tokens 400 "
-        "--memory-users 50 "
+        "--memory-users 50 --signin-users 20 --srp-procs 1 --srp-connections 4 "
         "--user-rate 1000000000 --user-burst 1000000000 "
         "--throttle-user-rate 0.001 --throttle-user-burst 1 "
         "--workers 1 --soak 2 --quiet-wait 0"
@@ -72,7 +72,8 @@ def test_bench_runs_every_mode_and_writes_results(
     modes = {"baseline", "baseline paced", "warm x1", "paced x1", "throttle x1", "cold x1"}
     ops = {f"{m} x1" for m in ("list", "update", "mixed", "scale", "c10")}
     ops |= {f"{m} x1" for m in ("confirm", "forget", "signout")}
-    assert set(runs) == modes | ops | {"baseline c10", "soak x1"} | proxied
+    signins = {f"{m} x1" for m in ("password", "refresh", "srp")}
+    assert set(runs) == modes | ops | signins | {"baseline c10", "soak x1"} | proxied
     for run in runs.values():
         assert run["requests"] > 0 and run["rps"] > 0
         assert set(run["latency_ms"]) >= {"p50", "p90", "p99", "p999"}
@@ -99,8 +100,25 @@ def test_bench_runs_every_mode_and_writes_results(
     assert delta["forget x1"].get("srem", 0) > 0
     assert delta["list x1"].get("smembers", 0) > 0
 
+    # Sign-ins: every one answered with tokens (srp: pycognito's proof accepted). Scripts per
+    # sign-in sent: at most the user's read and the sign-in's write (refresh: one script; srp:
+    # both for each round trip); fewer when sign-ins were still in flight at the end. (The
+    # service's pool-registry polls are other commands, over time: not counted here.)
+    for label in signins:
+        assert set(runs[label]["answers"]) == {"OK"}, label
+    limits = {"password x1": 2, "refresh x1": 1, "srp x1": 4}
+    for label, most in limits.items():
+        scripts = runs[label]["redis_commands"]["delta"].get("evalsha", 0)
+        assert 0 < scripts <= most * runs[label]["sent"], label
+    assert runs["srp x1"]["script"] == "bench.srpload"
+
     summary = data["summary"]
     assert summary["ok"] is True
+    assert set(summary["signins"]) == {"password", "refresh", "srp"}
+    for mode, by_workers in summary["signins"].items():
+        x = by_workers["1"]
+        assert x["signins_per_s"] > 0 and x["cpu_ms_per_signin"] > 0, mode
+        assert x["signins_per_s_per_core"] == pytest.approx(1000 / x["cpu_ms_per_signin"], rel=0.01)
     assert summary["warm_vs_baseline"]["1"] > 0
     assert summary["soak_rss_growth_pct"] is not None
     # Paced at 5,000 req/s over 50 connections: never more than offered, however fast the
@@ -129,6 +147,7 @@ def test_bench_runs_every_mode_and_writes_results(
     assert 0 < memory["bytes_per_user"] == summary["memory_bytes_per_user"]
     md = result.with_suffix(".md").read_text()
     assert "## Token operations" in md and "## Memory: Redis bytes per active user" in md
+    assert "## Sign-ins" in md
 
 
 @pytest.mark.slow
