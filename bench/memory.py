@@ -2,7 +2,7 @@
 
 N users, each with one device, and one GetDevice each through the service (so each has what an
 active user has: its hash with its bucket, its device set and device, and one cached token's
-claims and index entry). `INFO memory` used_memory before the users are created and after the
+claims). `INFO memory` used_memory before the users are created and after the
 last answer, less the change in client buffers (MEMORY STATS): the delta over N is the bytes
 per active user. `MEMORY USAGE` of the first user's
 keys says where they go. On the harness's own Redis this runs in database 1, a keyspace of its
@@ -130,7 +130,6 @@ async def _after(
             "devices": k.devices,
             "device": k.device(devices[0]),
             "claims": k.claims(tokens.digest(token)),
-            "claims_index": k.claims_index,
         }
         breakdown: dict[str, Any] = {}
         for name, key in names.items():

@@ -247,8 +247,8 @@ class Bench:
         script = lua.GET_DEVICE
         big = "1000000000"  # rate and burst: never throttled, so the script takes its full path
         keys = self.seed.probe_keys
-        # TokenStep.run's warm call: the read bucket, rate, burst, skew, store=0 and six blanks.
-        args = ["bucket", big, big, "0", "0", "", "", "", "", "", ""]
+        # TokenStep.run's warm call: the read bucket, rate, burst, skew, store=0 and five blanks.
+        args = ["bucket", big, big, "0", "0", "", "", "", "", ""]
         self.redis.client.script_load(script.source)  # no service may have run yet
         probe = self.redis.client.evalsha(script.sha, len(keys), *keys, *args)
         if not probe or probe[0] != b"OK":

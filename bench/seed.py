@@ -143,7 +143,6 @@ async def _seed_store(
             uk.claims(tokens.digest(valid_token)),
             uk.base,
             uk.revoked,
-            uk.claims_index,
             uk.device(valid_device),
         ]
         sample = get_device_response(
@@ -242,11 +241,9 @@ async def _prime(
                 c = _payload(token)
                 route = Route(pool, c["username"], token, 0)
                 script_keys = (*route.session_keys, route.user_keys.device(device))
-                # TokenStep.run's layout: no bucket, skew, store=1, the claims, max ttl, digest.
+                # TokenStep.run's layout: no bucket, skew, store=1, the claims, max ttl.
                 args = ("", 0, 0, route.skew_ms, 1, c["exp"], c["iat"], c["origin_jti"], c["sub"])
-                pipe.evalsha(
-                    script.sha, len(script_keys), *script_keys, *args, max_ttl_ms, route.digest
-                )
+                pipe.evalsha(script.sha, len(script_keys), *script_keys, *args, max_ttl_ms)
             for reply in await pipe.execute():
                 if reply[0] not in (b"OK", b"NO_DEVICE"):
                     raise RuntimeError(f"priming the claims cache: {reply!r}")

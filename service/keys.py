@@ -12,8 +12,8 @@ Layout (documented in the README, because other systems may write devices into i
     cgd:user:{P:G:N:U}:devices         SET   the user's device keys
     cgd:user:{P:G:N:U}:device:<key>    HASH  one device
     cgd:user:{P:G:N:U}:revoked         SET   revoked origin_jti values
-    cgd:user:{P:G:N:U}:claims:<digest> HASH  verified claims of one access token (expires)
-    cgd:user:{P:G:N:U}:claims-index    ZSET  digests of the cached claims, scored by exp
+    cgd:user:{P:G:N:U}:c:<digest>      STR   verified claims of one access token, compact
+                                             ("<exp>:<iat>:<len>:<ojti><sub>"; expires)
     cgd:user:{P:G:N:U}:refresh         HASH  live refresh tokens: origin_jti -> client id
     cgd:user:{P:G:N:U}:auth:<id>       HASH  a sign-in session (a challenge's state; expires)
 
@@ -27,6 +27,11 @@ characters. Why each choice:
   hex), and N says exactly where U ends, whatever U holds (`:`, `}` or `/`), so no two
   (pool, generation, username) triples share a key, and no user's key is another's plus a suffix.
 - Everything of one user shares the hash tag, so one request's script touches one slot.
+- Cached claims are not indexed (an index per user would cost more memory than the claims):
+  deleting a user leaves them behind, and orphaned claims expire within CLAIMS_CACHE_MAX_TTL_S.
+  Until then they are harmless: every use checks their sub against the user's, and a user
+  created again under the same name has a new sub. Their suffix is short (`:c:`): every active
+  user has one such key per token.
 - Every pool record shares the tag `{pools}`, so creating, changing or deleting a pool (record,
   id set, issuer index and version together) is one atomic script on a cluster too.
 """
@@ -94,11 +99,7 @@ class UserKeys:
         return f"{self.base}:device:{device_key}"
 
     def claims(self, digest: str) -> str:
-        return f"{self.base}:claims:{digest}"
-
-    @property
-    def claims_index(self) -> str:
-        return self.base + ":claims-index"
+        return f"{self.base}:c:{digest}"
 
     @property
     def refresh(self) -> str:

@@ -27,8 +27,8 @@ from .validation import Member, validate
 # Bounded; oldest entries go first. Cleared whenever the pools change.
 # About 1.6 KB per token: at most ~26 MB per worker.
 ROUTE_CACHE_MAX = 16384
-# What the session passes when it stores nothing (store=0): exp, iat, ojti, sub, max_ttl, digest.
-_NO_STORE = ("", "", "", "", "", "")
+# What the session passes when it stores nothing (store=0): exp, iat, ojti, sub, max_ttl.
+_NO_STORE = ("", "", "", "", "")
 
 Refusal = tuple[type[e.CognitoError], str]
 
@@ -56,7 +56,6 @@ class Route:
 
     __slots__ = (
         "claims_key",
-        "digest",
         "pool",
         "session_keys",
         "skew_ms",
@@ -69,13 +68,12 @@ class Route:
         self.pool = pool
         self.username = username
         self.user_keys = UserKeys(pool.id, pool.gen, username)
-        self.digest = tokens.digest(token)
-        self.claims_key = self.user_keys.claims(self.digest)
+        self.claims_key = self.user_keys.claims(tokens.digest(token))
         self.skew_ms = skew_ms if pool.external else 0
         uk = self.user_keys
         # Built once per token, not per request: the session's keys, and its arguments after
         # the bucket's when the claims are cached (skew, store=0, nothing to store).
-        self.session_keys: tuple[str, ...] = (self.claims_key, uk.base, uk.revoked, uk.claims_index)
+        self.session_keys: tuple[str, ...] = (self.claims_key, uk.base, uk.revoked)
         self.warm_args: tuple[Any, ...] = (self.skew_ms, 0, *_NO_STORE)
 
 
@@ -213,9 +211,7 @@ class TokenStep:
             # The pools were reloaded meanwhile, or the payload's claims were not what peek()
             # read: place the cache entry by the verified claims.
             route = Route(claims.pool, claims.username, token, self._skew_ms)
-        store = (
-            claims.exp, claims.iat, claims.origin_jti, claims.sub, self._max_ttl_ms, route.digest,
-        )  # fmt: skip
+        store = (claims.exp, claims.iat, claims.origin_jti, claims.sub, self._max_ttl_ms)
         reply = await self.pipe.evalsha(
             operation.script,
             route.session_keys + operation.keys(route, values),

@@ -406,7 +406,7 @@ async def update_user(
 async def delete_user(r: aioredis.Redis, pool_id: str, username: str) -> None:
     user = await get_user(r, pool_id, username)
     k = user.keys
-    script_keys = [k.user, k.devices, k.revoked, k.claims_index]
+    script_keys = [k.user, k.devices, k.revoked]
     if not await _run(r, lua.DELETE_USER, script_keys, [k.base]):
         raise StoreError("User does not exist.")
 

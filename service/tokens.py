@@ -50,8 +50,9 @@ def _b64encode(raw: bytes) -> str:
 
 
 def digest(token: str) -> str:
-    """The claims-cache key part for `token`: a digest of the whole token."""
-    return hashlib.blake2b(token.encode(), digest_size=20).hexdigest()
+    """The claims-cache key part for `token`: a digest of the whole token, 128 bits in 22
+    base64url characters (every active user has such a key: its length is memory)."""
+    return _b64encode(hashlib.blake2b(token.encode(), digest_size=16).digest())
 
 
 def peek(token: str, registry: PoolRegistry) -> tuple[Pool, str] | None:

@@ -222,8 +222,30 @@ def user_keys_in_redis(client: redis.Redis, pool_id: str, username: str) -> list
     return sorted(k.decode() for k in client.scan_iter(match=pattern, count=1000))
 
 
+def _is_claims(key: str, base: str) -> bool:
+    return key.startswith(base + ":c:")
+
+
+def _base(client: redis.Redis, pool_id: str, username: str) -> str:
+    gen = client.hget(keys.pool(pool_id), "gen")
+    assert gen is not None, f"pool {pool_id} has no generation"
+    return keys.UserKeys(pool_id, _raw(gen).decode(), username).base
+
+
 def claims_keys(client: redis.Redis, pool_id: str, username: str) -> list[str]:
-    return [k for k in user_keys_in_redis(client, pool_id, username) if ":claims:" in k]
+    base = _base(client, pool_id, username)
+    return [k for k in user_keys_in_redis(client, pool_id, username) if _is_claims(k, base)]
+
+
+def lasting_user_keys(client: redis.Redis, pool_id: str, username: str) -> list[str]:
+    """Every key of one user but their cached claims. Deleting a user leaves those behind
+    (nothing indexes them): this checks that each expires within CLAIMS_CACHE_MAX_TTL_S."""
+    base = _base(client, pool_id, username)
+    found = user_keys_in_redis(client, pool_id, username)
+    for key in found:
+        if _is_claims(key, base):
+            assert 0 < client.pttl(key) <= 3600 * 1000, key
+    return [k for k in found if not _is_claims(k, base)]
 
 
 def _glob_escape(text: str) -> str:

@@ -373,7 +373,7 @@ def test_unicode_usernames_and_ipv4_mapped_ips_are_accepted(
 _PARTS = st.text(min_size=1, max_size=12)
 _POOL_IDS = st.from_regex(r"[a-z0-9-]{1,6}_[A-Za-z0-9]{1,6}", fullmatch=True)
 _GENS = st.from_regex(r"[0-9a-f]{1,4}", fullmatch=True)
-_SUFFIXES = st.sampled_from(["", ":devices", ":revoked", ":claims-index", ":device:", ":claims:"])
+_SUFFIXES = st.sampled_from(["", ":devices", ":revoked", ":refresh", ":device:", ":c:", ":auth:"])
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)

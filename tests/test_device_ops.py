@@ -43,7 +43,7 @@ from tests.helpers_tokens import (
     b64url,
     b64url_decode,
     call,
-    user_keys_in_redis,
+    lasting_user_keys,
 )
 
 POOL = "us-east-1_LocalPool"
@@ -563,7 +563,7 @@ def test_deleted_user(cognito: Any, admin: Admin) -> None:
             "User does not exist.",
         )
     # No refused call made keys for the deleted user again.
-    assert user_keys_in_redis(admin.redis, POOL, "sara") == []
+    assert lasting_user_keys(admin.redis, POOL, "sara") == []  # cached claims expire
     # A new user of the same name is someone else: the old tokens stay refused.
     admin.create_user("sara")
     refused(
@@ -935,7 +935,7 @@ def test_revoke_token_errors_and_silent_successes(
     mobile = refresh("mobileclient", "mob-1")
     admin.run(lambda r: store.delete_user(r, pool, "bea"))
     assert body_of(cognito.revoke_token(Token=mobile, ClientId="mobileclient")) == {}
-    assert user_keys_in_redis(admin.redis, pool, "bea") == []
+    assert lasting_user_keys(admin.redis, pool, "bea") == []  # cached claims expire
 
 
 # -- pagination ----------------------------------------------------------------------------------

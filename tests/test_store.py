@@ -16,6 +16,7 @@ from service.settings import Settings
 from tests.conftest import Admin, LiveServer
 from tests.helpers_tokens import (
     get_device,
+    lasting_user_keys,
     new_rsa_key,
     public_jwk,
     split_token,
@@ -204,7 +205,7 @@ def test_every_key_of_a_user_shares_one_hash_slot(live: LiveServer, admin: Admin
     k = user.keys
     expected = {k.user, k.devices, k.revoked, *(k.device(d) for d in devices)}
     assert expected <= set(found)
-    assert any(":claims:" in key for key in found)
+    assert any(key.startswith(k.base + ":c:") for key in found)
     # Nothing of this user lives outside its tag, and everything under it is one slot.
     everything = [
         key.decode() for key in admin.redis.scan_iter(count=1000) if b":3:gus}" in key
@@ -224,14 +225,15 @@ def test_keys_use_one_prefix_and_the_documented_layout() -> None:
     assert keys.ISSUERS == "cgd:{pools}:issuers"
     assert keys.pool("us-east-1_P") == "cgd:{pools}:pool:us-east-1_P"
     assert keys.pool_bucket("us-east-1_P", "UserToken") == "cgd:bucket:{us-east-1_P}:UserToken"
-    assert (k.user, k.devices, k.revoked, k.claims_index) == (
+    assert (k.user, k.devices, k.revoked, k.refresh) == (
         "cgd:user:{us-east-1_P:0a1b:1:U}",
         "cgd:user:{us-east-1_P:0a1b:1:U}:devices",
         "cgd:user:{us-east-1_P:0a1b:1:U}:revoked",
-        "cgd:user:{us-east-1_P:0a1b:1:U}:claims-index",
+        "cgd:user:{us-east-1_P:0a1b:1:U}:refresh",
     )
     assert k.device("us-east-1_d") == "cgd:user:{us-east-1_P:0a1b:1:U}:device:us-east-1_d"
-    assert k.claims("abc") == "cgd:user:{us-east-1_P:0a1b:1:U}:claims:abc"
+    # Cached claims: a short suffix, and no index (every active user has one per token).
+    assert k.claims("abc") == "cgd:user:{us-east-1_P:0a1b:1:U}:c:abc"
     # Every pool record, the id set, the issuer index and the version share one slot, so a
     # pool's creation, change or deletion is one atomic script even on a cluster.
     control = {keys.pool("p_1"), keys.pool("q_2"), keys.POOLS, keys.ISSUERS, keys.POOLS_VERSION}
@@ -245,7 +247,8 @@ def test_delete_user_removes_every_key_of_the_user(live: LiveServer, admin: Admi
 
     admin.run(lambda r: store.delete_user(r, POOL, "hana"))
 
-    assert user_keys_in_redis(admin.redis, POOL, user.username) == []
+    # Everything but their cached claims, which nothing indexes: those expire (checked here).
+    assert lasting_user_keys(admin.redis, POOL, user.username) == []
     assert user_keys_in_redis(admin.redis, POOL, other.username) == others_before
     with pytest.raises(store.StoreError, match=r"^User does not exist\.$"):
         admin.run(lambda r: store.get_user(r, POOL, "hana"))

@@ -9,15 +9,17 @@
 -- {"MISS"} (not cached: verify and call again with store=1), {"EXPIRED"}, {"NO_USER"},
 -- {"REVOKED"}, {"THROTTLED"}, {"DISABLED"} or {"STATUS", status}.
 --
--- KEYS[1] claims  HASH  cached verified claims of this access token: exp, iat (epoch seconds),
---                       ojti (origin_jti or ""), sub
+-- KEYS[1] claims  STR   cached verified claims of this access token, one compact value:
+--                       "<exp>:<iat>:<n>:<ojti><sub>", exp and iat in epoch seconds, n the
+--                       length of ojti (origin_jti, or "" for none), sub the rest. Expires with
+--                       the token (at most max_ttl); nothing indexes it: a deleted user's
+--                       claims are orphans that expire, and harmless meanwhile (their sub is
+--                       no user's: see NO_USER below)
 -- KEYS[2] user    HASH  sub, status, enabled ("1" only), signed_out_ms, revoked ("1" once any
 --                       origin_jti is revoked), and the user's token buckets: <b>_tokens
 --                       (float) and <b>_ts_us (server microseconds) for b = bucket (reads)
 --                       and wbucket (writes)
 -- KEYS[3] revoked SET   revoked origin_jti values
--- KEYS[4] index   ZSET  the user's cached digests by exp (written on store), so deleting a user
---                       finds them; expired ones are dropped on each store
 -- ARGV[1] bucket  the per-user bucket this operation draws from ("bucket" or "wbucket"), or ""
 --                 for operations Cognito does not limit per user (no bucket is read or written)
 -- ARGV[2] rate    tokens added per second
@@ -32,8 +34,7 @@
 -- ARGV[8] ojti    (store) the token's origin_jti, or ""
 -- ARGV[9] sub     (store) the token's sub
 -- ARGV[10] max_ttl (store) upper bound of the cache entry's life, milliseconds
--- ARGV[11] digest (store) the claims key's digest, recorded in the index
--- An operation's own KEYS start at KEYS[5] and its own ARGV at ARGV[12].
+-- An operation's own KEYS start at KEYS[4] and its own ARGV at ARGV[11].
 local function session()
   local t = redis.call('TIME')
   local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -50,14 +51,19 @@ local function session()
     ojti = ARGV[8]
     sub = ARGV[9]
   else
-    local c = redis.call('HMGET', KEYS[1], 'exp', 'iat', 'ojti', 'sub')
-    if not c[1] then
+    local c = redis.call('GET', KEYS[1])
+    if not c then
       return {'MISS'}
     end
-    exp = tonumber(c[1])
-    iat = tonumber(c[2])
-    ojti = c[3]
-    sub = c[4]
+    local e, i, n, at = string.match(c, '^(%-?%d+):(%-?%d+):(%d+):()')
+    if not at then
+      return {'MISS'}  -- not a value this script wrote: verify again, and overwrite it
+    end
+    exp = tonumber(e)
+    iat = tonumber(i)
+    n = at + tonumber(n)
+    ojti = string.sub(c, at, n - 1)
+    sub = string.sub(c, n)
   end
   if exp * 1000 <= now_ms then
     return {'EXPIRED'}
@@ -76,12 +82,8 @@ local function session()
   end
 
   if store == 1 then
-    local max_ttl_ms = tonumber(ARGV[10])
-    redis.call('HSET', KEYS[1], 'exp', ARGV[6], 'iat', ARGV[7], 'ojti', ojti, 'sub', sub)
-    redis.call('PEXPIRE', KEYS[1], math.min(exp * 1000 - now_ms, max_ttl_ms))
-    redis.call('ZADD', KEYS[4], exp, ARGV[11])
-    redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. math.floor(now_ms / 1000))
-    redis.call('PEXPIRE', KEYS[4], max_ttl_ms)
+    redis.call('SET', KEYS[1], ARGV[6] .. ':' .. ARGV[7] .. ':' .. #ojti .. ':' .. ojti .. sub,
+      'PX', math.min(exp * 1000 - now_ms, tonumber(ARGV[10])))
   end
 
   -- A sign-out revokes every token issued before it; iat has whole seconds, so a token issued

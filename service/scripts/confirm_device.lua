@@ -2,13 +2,13 @@
 -- born unconfirmed at sign-in (confirmed "0"); confirming stores its SRP verifier and salt (for
 -- device authentication), its name, and its first remembered status.
 --
--- KEYS[5]  devices SET  the user's device keys
--- KEYS[6]  device  HASH the device
--- ARGV[12] the device key
--- ARGV[13] verifier (PasswordVerifier, or "")
--- ARGV[14] salt     (Salt, or "")
--- ARGV[15] name     (DeviceName, or "" for none)
--- ARGV[16] remembered status after confirmation: "remembered", or "not_remembered" when the
+-- KEYS[4]  devices SET  the user's device keys
+-- KEYS[5]  device  HASH the device
+-- ARGV[11] the device key
+-- ARGV[12] verifier (PasswordVerifier, or "")
+-- ARGV[13] salt     (Salt, or "")
+-- ARGV[14] name     (DeviceName, or "" for none)
+-- ARGV[15] remembered status after confirmation: "remembered", or "not_remembered" when the
 --          pool remembers devices only on the user's prompt
 --
 -- Returns the session's refusal, {"BAD_KEY"} (no such device of this user), {"CONFIRMED"}
@@ -17,7 +17,7 @@ local refusal, now_us = session()
 if refusal then
   return refusal
 end
-local d = redis.call('HMGET', KEYS[6], 'key', 'confirmed')
+local d = redis.call('HMGET', KEYS[5], 'key', 'confirmed')
 if not d[1] then
   return {'BAD_KEY'}
 end
@@ -25,10 +25,10 @@ if d[2] ~= '0' then
   return {'CONFIRMED'}
 end
 local now_ms = math.floor(now_us / 1000)
-redis.call('HSET', KEYS[6], 'confirmed', '1', 'verifier', ARGV[13], 'salt', ARGV[14],
-  'remembered', ARGV[16], 'modified_ms', now_ms)
-if ARGV[15] ~= '' then
-  redis.call('HSET', KEYS[6], 'name', ARGV[15])
+redis.call('HSET', KEYS[5], 'confirmed', '1', 'verifier', ARGV[12], 'salt', ARGV[13],
+  'remembered', ARGV[15], 'modified_ms', now_ms)
+if ARGV[14] ~= '' then
+  redis.call('HSET', KEYS[5], 'name', ARGV[14])
 end
-redis.call('SADD', KEYS[5], ARGV[12])
+redis.call('SADD', KEYS[4], ARGV[11])
 return {'OK'}

@@ -1,6 +1,6 @@
 -- get_device.lua: GetDevice after the session prelude (_session.lua), in one user's hash slot.
 --
--- KEYS[5] device HASH the device asked for
+-- KEYS[4] device HASH the device asked for
 --
 -- Returns the session's refusal, {"NO_DEVICE"} (no such device, or one the user has not
 -- remembered or not confirmed: access-token calls see remembered, confirmed devices only), or
@@ -9,7 +9,7 @@ local refusal = session()
 if refusal then
   return refusal
 end
-local d = redis.call('HMGET', KEYS[5], 'key', 'name', 'status', 'remembered', 'last_ip',
+local d = redis.call('HMGET', KEYS[4], 'key', 'name', 'status', 'remembered', 'last_ip',
   'create_ms', 'modified_ms', 'last_auth_ms', 'confirmed')
 if not d[1] or d[4] ~= 'remembered' or d[9] == '0' then
   return {'NO_DEVICE'}

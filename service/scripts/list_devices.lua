@@ -5,11 +5,11 @@
 -- time and key) stays meaningful while devices are added, remembered or forgotten between
 -- pages: no device is listed twice, and none that existed throughout is skipped.
 --
--- KEYS[5]  devices SET the user's device keys
--- ARGV[12] limit   devices per page (1..60)
--- ARGV[13] after_ms  the page boundary's creation time (ms), or "" for the first page
--- ARGV[14] after_key the page boundary's device key
--- ARGV[15] base    the user's key: each device hash is base .. ":device:" .. key (undeclared,
+-- KEYS[4]  devices SET the user's device keys
+-- ARGV[11] limit   devices per page (1..60)
+-- ARGV[12] after_ms  the page boundary's creation time (ms), or "" for the first page
+-- ARGV[13] after_key the page boundary's device key
+-- ARGV[14] base    the user's key: each device hash is base .. ":device:" .. key (undeclared,
 --                  but in KEYS[2]'s slot by its hash tag, which a cluster allows)
 --
 -- Returns the session's refusal, or {"OK", more, n, key, name, status, last_ip, create_ms,
@@ -19,13 +19,13 @@ local refusal = session()
 if refusal then
   return refusal
 end
-local limit = tonumber(ARGV[12])
-local after_ms = tonumber(ARGV[13])
-local after_key = ARGV[14]
+local limit = tonumber(ARGV[11])
+local after_ms = tonumber(ARGV[12])
+local after_key = ARGV[13]
 
 local listed = {}
-for _, key in ipairs(redis.call('SMEMBERS', KEYS[5])) do
-  local d = redis.call('HMGET', ARGV[15] .. ':device:' .. key, 'key', 'name', 'status',
+for _, key in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+  local d = redis.call('HMGET', ARGV[14] .. ':device:' .. key, 'key', 'name', 'status',
     'last_ip', 'create_ms', 'modified_ms', 'last_auth_ms', 'remembered', 'confirmed')
   local created = tonumber(d[5]) or 0
   if d[1] and d[8] == 'remembered' and d[9] ~= '0' and

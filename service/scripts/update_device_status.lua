@@ -1,7 +1,7 @@
 -- update_device_status.lua: UpdateDeviceStatus after the session prelude (_session.lua).
 --
--- KEYS[5]  device HASH the device
--- ARGV[12] status "remembered" or "not_remembered"
+-- KEYS[4]  device HASH the device
+-- ARGV[11] status "remembered" or "not_remembered"
 --
 -- Returns the session's refusal, {"NO_DEVICE"} (no such confirmed device of this user), or
 -- {"OK"}; the device's modified_ms becomes now (Redis's clock).
@@ -9,9 +9,9 @@ local refusal, now_us = session()
 if refusal then
   return refusal
 end
-local d = redis.call('HMGET', KEYS[5], 'key', 'confirmed')
+local d = redis.call('HMGET', KEYS[4], 'key', 'confirmed')
 if not d[1] or d[2] == '0' then
   return {'NO_DEVICE'}
 end
-redis.call('HSET', KEYS[5], 'remembered', ARGV[12], 'modified_ms', math.floor(now_us / 1000))
+redis.call('HSET', KEYS[4], 'remembered', ARGV[11], 'modified_ms', math.floor(now_us / 1000))
 return {'OK'}
