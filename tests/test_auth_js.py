@@ -9,12 +9,9 @@ saying why, when any of it is missing.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,44 +19,11 @@ import orjson
 import pytest
 from jose import jwt
 
+from tests import npm_cache
 from tests.auth_helpers import PASSWORD, default_client, user_with_password
 from tests.conftest import PROJECT, Admin
 
 SOURCES = PROJECT / "tests" / "cognito_js"
-NPM_TIMEOUT_S = 300
-NPM_CI = ["ci", "--no-audit", "--no-fund", "--loglevel=error", "--fetch-retries=1"]
-NPM_CI += ["--fetch-retry-mintimeout=1000", "--fetch-retry-maxtimeout=3000"]
-
-
-def _install(npm: str) -> Path:
-    lock = (SOURCES / "package-lock.json").read_bytes() + (SOURCES / "package.json").read_bytes()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    target = Path(base) / "cgd-cognito-js" / hashlib.sha256(lock).hexdigest()[:16]
-    if (target / "node_modules" / ".package-lock.json").is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="install-", dir=target.parent))
-    try:
-        for name in ("package.json", "package-lock.json"):
-            shutil.copy(SOURCES / name, work / name)
-        try:
-            result = subprocess.run(
-                [npm, *NPM_CI], cwd=work, capture_output=True, text=True, timeout=NPM_TIMEOUT_S
-            )
-        except subprocess.TimeoutExpired:
-            pytest.skip(f"npm ci did not finish within {NPM_TIMEOUT_S} s (no npm registry?)")
-        if result.returncode != 0:
-            lines = (result.stderr + result.stdout).splitlines()
-            said = [x for x in lines if re.sub(r"^npm (error|ERR!)", "", x).strip()]
-            pytest.skip(f"npm ci failed (no npm registry?): {' / '.join(said[:2])}")
-        try:
-            work.rename(target)
-        except OSError:
-            if not (target / "node_modules" / ".package-lock.json").is_file():
-                raise
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return target
 
 
 @pytest.fixture(scope="session")
@@ -67,7 +31,7 @@ def cognito_js() -> Path:
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         pytest.skip("node or npm is not installed (run scripts/install-browser-deps as root)")
-    return _install(npm)
+    return npm_cache.install(SOURCES, "cgd-cognito-js", npm)
 
 
 def test_srp_device_flow_with_amazon_cognito_identity_js(

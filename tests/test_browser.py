@@ -11,10 +11,8 @@ why, when any of it is missing.
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -28,15 +26,12 @@ from typing import Any
 import orjson
 import pytest
 
+from tests import npm_cache
 from tests.conftest import PROJECT, Admin, LiveServer
 
 SOURCES = PROJECT / "tests" / "browser"
 ENTRY = "get_device.js"
 CHROMIUM_TIMEOUT_S = 60
-NPM_TIMEOUT_S = 300
-# Few, short retries: with no registry the test skips within seconds, not minutes.
-NPM_CI = ["ci", "--no-audit", "--no-fund", "--loglevel=error", "--fetch-retries=1"]
-NPM_CI += ["--fetch-retry-mintimeout=1000", "--fetch-retry-maxtimeout=3000"]
 
 
 def _browser() -> str | None:
@@ -47,44 +42,9 @@ def _browser() -> str | None:
     return None
 
 
-def _cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "cgd-browser"
-
-
 def _install(node: str, npm: str) -> Path:
     """tests/browser's node_modules, installed once per package-lock.json; its directory."""
-    lock = (SOURCES / "package-lock.json").read_bytes() + (SOURCES / "package.json").read_bytes()
-    target = _cache_root() / hashlib.sha256(lock).hexdigest()[:16]
-    if (target / "node_modules" / ".package-lock.json").is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="install-", dir=target.parent))
-    try:
-        for name in ("package.json", "package-lock.json"):
-            shutil.copy(SOURCES / name, work / name)
-        try:
-            result = subprocess.run(
-                [npm, *NPM_CI],
-                cwd=work,
-                capture_output=True,
-                text=True,
-                timeout=NPM_TIMEOUT_S,
-            )
-        except subprocess.TimeoutExpired:
-            pytest.skip(f"npm ci did not finish within {NPM_TIMEOUT_S} s (no npm registry?)")
-        if result.returncode != 0:
-            lines = (result.stderr + result.stdout).splitlines()
-            said = [x for x in lines if re.sub(r"^npm (error|ERR!)", "", x).strip()]
-            pytest.skip(f"npm ci failed (no npm registry?): {' / '.join(said[:2])}")
-        try:
-            work.rename(target)  # atomic: a concurrent run's finished copy wins, equally good
-        except OSError:
-            if not (target / "node_modules" / ".package-lock.json").is_file():
-                raise
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return target
+    return npm_cache.install(SOURCES, "cgd-browser", npm)
 
 
 @pytest.fixture(scope="session")

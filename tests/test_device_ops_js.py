@@ -9,66 +9,25 @@ NODE_PATH pointing there. Skips, saying why, when node, npm or the npm registry 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from service import clients, store
+from tests import npm_cache
 from tests.conftest import PROJECT, Admin, LiveServer
 
 SOURCES = PROJECT / "tests" / "js"
 SCRIPT = SOURCES / "device_ops.cjs"
 NODE_TIMEOUT_S = 60
-NPM_TIMEOUT_S = 300
-# Few, short retries: with no registry the test skips within seconds, not minutes.
-NPM_CI = ["ci", "--no-audit", "--no-fund", "--loglevel=error", "--fetch-retries=1"]
-NPM_CI += ["--fetch-retry-mintimeout=1000", "--fetch-retry-maxtimeout=3000"]
 POOL = "us-east-1_LocalPool"
 REVOKED = "Access Token has been revoked"
-
-
-def _cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "cgd-node"
-
-
-def _install(npm: str) -> Path:
-    """tests/js's node_modules, installed once per package-lock.json; its directory."""
-    lock = (SOURCES / "package-lock.json").read_bytes() + (SOURCES / "package.json").read_bytes()
-    target = _cache_root() / hashlib.sha256(lock).hexdigest()[:16]
-    if (target / "node_modules" / ".package-lock.json").is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="install-", dir=target.parent))
-    try:
-        for name in ("package.json", "package-lock.json"):
-            shutil.copy(SOURCES / name, work / name)
-        try:
-            result = subprocess.run(
-                [npm, *NPM_CI], cwd=work, capture_output=True, text=True, timeout=NPM_TIMEOUT_S
-            )
-        except subprocess.TimeoutExpired:
-            pytest.skip(f"npm ci did not finish within {NPM_TIMEOUT_S} s (no npm registry?)")
-        if result.returncode != 0:
-            lines = (result.stderr + result.stdout).splitlines()
-            said = [x for x in lines if re.sub(r"^npm (error|ERR!)", "", x).strip()]
-            pytest.skip(f"npm ci failed (no npm registry?): {' / '.join(said[:2])}")
-        try:
-            work.rename(target)  # atomic: a concurrent run's finished copy wins, equally good
-        except OSError:
-            if not (target / "node_modules" / ".package-lock.json").is_file():
-                raise
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return target
 
 
 @pytest.fixture(scope="session")
@@ -77,7 +36,7 @@ def node_sdk() -> tuple[str, Path]:
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         pytest.skip("node or npm is not installed (run scripts/install-browser-deps as root)")
-    return node, _install(npm) / "node_modules"
+    return node, npm_cache.install(SOURCES, "cgd-node", npm) / "node_modules"
 
 
 def run_steps(node_sdk: tuple[str, Path], endpoint: str, steps: list[dict[str, Any]]) -> Any:
