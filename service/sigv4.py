@@ -7,8 +7,9 @@ picks the headers to sign from the request it is given, so this module hands it 
 client's `SignedHeaders` and the raw query, and keeps the checks botocore does not make
 (credential scope, clock, payload hash) here.
 
-Payload: the body's SHA-256 is always computed from the bytes received (aiohttp has already
-removed any HTTP chunked framing). `X-Amz-Content-SHA256`, when sent, must equal it:
+Payload: the body's SHA-256 is always computed from the body as the handler reads it (aiohttp has
+already removed any HTTP chunked framing and any Content-Encoding: a client that signed compressed
+bytes is refused; the AWS SDKs do not compress JSON 1.1 requests). `X-Amz-Content-SHA256`, when sent, must equal it:
 `UNSIGNED-PAYLOAD` and the `STREAMING-*` (aws-chunked) forms are refused, because they would
 leave the JSON body of an admin call unsigned; no AWS SDK sends them to a JSON 1.1 service.
 
@@ -57,6 +58,7 @@ MISMATCH = (
 )
 _DATE_RE = re.compile(r"\d{8}T\d{6}Z")
 _FIELD_RE = re.compile(r"\s*(Credential|SignedHeaders|Signature)\s*=\s*([^,\s]*)\s*")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 def _stamp(epoch_s: float) -> str:
@@ -180,14 +182,21 @@ class Verifier:
         if declared is not None and declared != body_sha:
             raise e.InvalidSignatureException(MISMATCH)
         names = [n for n in fields["SignedHeaders"].split(";") if n]
-        if "host" not in names or names != sorted(names):
+        # The operation is chosen by X-Amz-Target: it must be signed, or a captured request could
+        # be replayed as another operation within the clock window.
+        if "host" not in names or "x-amz-target" not in names or names != sorted(names):
             raise e.InvalidSignatureException(MISMATCH)
         given = fields["Signature"]
+        if not _HEX64.fullmatch(given):
+            raise e.InvalidSignatureException(MISMATCH)
         for values in _header_readings(headers, names):
-            expected = self._signature(
-                method, path, query, values, body, amz_date, region, access_key, secret
-            )
-            if hmac.compare_digest(expected, given):
+            try:
+                expected = self._signature(
+                    method, path, query, values, body, amz_date, region, access_key, secret
+                )
+            except UnicodeEncodeError:  # header bytes that are no text in this reading
+                continue
+            if hmac.compare_digest(expected.encode(), given.encode()):
                 return access_key
         raise e.InvalidSignatureException(MISMATCH)
 

@@ -119,6 +119,12 @@ def test_explicit_auth_flows_and_secret_hash(cognito: Any, admin: Admin) -> None
     assert client_error(err) == (
         "NotAuthorizedException", "Unable to verify secret hash for client secretclient", 400
     )  # fmt: skip
+    # Non-ASCII text is refused the same way, never a 500 (compare_digest takes bytes here).
+    with pytest.raises(ClientError) as err:
+        _password_auth(cognito, "secretclient", SECRET_HASH="é" * 44)
+    assert client_error(err) == (
+        "NotAuthorizedException", "Unable to verify secret hash for client secretclient", 400
+    )  # fmt: skip
     good = secret_hash(secret, "secretclient")
     result = _password_auth(cognito, "secretclient", SECRET_HASH=good)["AuthenticationResult"]
     refreshed = cognito.initiate_auth(

@@ -121,7 +121,10 @@ def _check_secret_hash(client: AppClient, given: str | None, *usernames: str) ->
             f"Client {client.id} is configured with secret but SECRET_HASH was not received"
         )
     for username in usernames:
-        if hmac.compare_digest(given, secret_hash(client.secret, username, client.id)):
+        # As bytes: compare_digest refuses a str with non-ASCII characters (a 500 otherwise).
+        if hmac.compare_digest(
+            given.encode(), secret_hash(client.secret, username, client.id).encode()
+        ):
             return
     raise e.NotAuthorizedException(f"Unable to verify secret hash for client {client.id}")
 
