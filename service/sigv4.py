@@ -9,9 +9,10 @@ client's `SignedHeaders` and the raw query, and keeps the checks botocore does n
 
 Payload: the body's SHA-256 is always computed from the body as the handler reads it (aiohttp has
 already removed any HTTP chunked framing and any Content-Encoding: a client that signed compressed
-bytes is refused; the AWS SDKs do not compress JSON 1.1 requests). `X-Amz-Content-SHA256`, when sent, must equal it:
-`UNSIGNED-PAYLOAD` and the `STREAMING-*` (aws-chunked) forms are refused, because they would
-leave the JSON body of an admin call unsigned; no AWS SDK sends them to a JSON 1.1 service.
+bytes is refused; the AWS SDKs do not compress JSON 1.1 requests). `X-Amz-Content-SHA256`,
+when sent, must equal it: `UNSIGNED-PAYLOAD` and the `STREAMING-*` (aws-chunked) forms are
+refused, because they would leave the JSON body of an admin call unsigned; no AWS SDK sends them
+to a JSON 1.1 service.
 
 Errors and their sources (AWS's JSON services answer them this way; 400 unless noted):
 - no `Authorization` header: MissingAuthenticationTokenException, `Missing Authentication
