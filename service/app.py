@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 import orjson
@@ -50,8 +49,9 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
     for task in tasks:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    # Bounded: a task that does not honour its cancellation must never keep the worker from
+    # exiting (the drain promises an exit within GRACE_S).
+    await asyncio.wait(tasks, timeout=2.0)
     metrics.RECORDER.flush()
     await pipe.close()
     await admin.aclose()

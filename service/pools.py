@@ -230,6 +230,7 @@ class PoolRegistry:
     async def refresh_forever(self, r: aioredis.Redis, period_s: float) -> None:
         """Poll the version counter; reload on change. One GET per period, not per request."""
         self._client = r
+        task = asyncio.current_task()
         while True:
             await asyncio.sleep(period_s)
             try:
@@ -237,3 +238,7 @@ class PoolRegistry:
                     await self.load(r)
             except Exception as exc:  # keep serving with the pools we have
                 log.warning("pool refresh failed: %r", exc)
+            if task is not None and task.cancelling():
+                # A cancellation that redis-py swallowed while a command was in flight (seen:
+                # the task then slept and polled forever, and shutdown waited on it forever).
+                raise asyncio.CancelledError
