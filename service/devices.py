@@ -50,19 +50,7 @@ def device_object(
         ("dev:device_remembered_status", _text(remembered)),
         ("dev:device_sdk", _text(sdk)),
     ]
-    device: dict[str, Any] = {
-        "DeviceKey": device_key,
-        "DeviceAttributes": [{"Name": n, "Value": v} for n, v in attributes if v is not None],
-    }
-    for name_, ms in (
-        ("DeviceCreateDate", create_ms),
-        ("DeviceLastAuthenticatedDate", last_auth_ms),
-        ("DeviceLastModifiedDate", modified_ms),
-    ):
-        when = _date(ms)
-        if when is not None:
-            device[name_] = when
-    return device
+    return _device(device_key, attributes, create_ms, last_auth_ms, modified_ms)
 
 
 # What access-token calls (GetDevice, ListDevices) read of a device, in the scripts' order.
@@ -79,8 +67,19 @@ def user_device_object(values: Sequence[str | bytes | None]) -> dict[str, Any]:
         ("device_name", _text(name)),
         ("last_ip_used", _text(last_ip)),
     )
+    return _device(_text(key) or "", attributes, create_ms, last_auth_ms, modified_ms)
+
+
+def _device(
+    key: str,
+    attributes: Sequence[tuple[str, str | None]],
+    create_ms: str | bytes | None,
+    last_auth_ms: str | bytes | None,
+    modified_ms: str | bytes | None,
+) -> dict[str, Any]:
+    """A DeviceType: its key, the attributes that have a value, and the dates it has."""
     device: dict[str, Any] = {
-        "DeviceKey": _text(key) or "",
+        "DeviceKey": key,
         "DeviceAttributes": [{"Name": n, "Value": v} for n, v in attributes if v is not None],
     }
     for name_, ms in (
