@@ -1,7 +1,7 @@
 """The memory mode: Redis bytes per active user.
 
 N users, each with one device, and one GetDevice each through the service (so each has what an
-active user has: its hash with its bucket, its device set and device, and one cached token's
+active user has: its hash with its bucket, its device index and device, and one cached token's
 claims). `INFO memory` used_memory before the users are created and after the
 last answer, less the change in client buffers (MEMORY STATS): the delta over N is the bytes
 per active user. `MEMORY USAGE` of the first user's

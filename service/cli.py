@@ -283,7 +283,7 @@ async def demo_hint(r: aioredis.Redis, settings: Settings, endpoint: str) -> str
         user = await store.get_user(r, pool_id, "demo")
     except store.StoreError:
         user = await store.create_user(r, pool_id, "demo")
-    device_keys = sorted(text(k) for k in await r.smembers(user.keys.devices))
+    device_keys = sorted(text(k) for k in await store.device_keys(r, user.keys))
     if not device_keys:
         device_keys = [(await store.add_device(r, user, name="demo-device"))["key"]]
     access = await mint_token(r, settings, pool_id, "demo", ttl_s=3600)

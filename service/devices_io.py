@@ -109,6 +109,7 @@ async def export(
     admin_input.pool_id(pool_id)
     gen = (await store.pool_record(r, pool_id)).get("gen", "0")
     owners = await _owners(r, pool_id, gen, username)
+    await r.script_load(lua.DEVICE_KEYS.source)  # then EVALSHA in pipelines
     show = sys.stderr.isatty() if progress is None else progress
     written = 0
     with tqdm(
@@ -119,7 +120,7 @@ async def export(
             user_keys = [keys.UserKeys(pool_id, gen, name) for name in batch]
             pipe = r.pipeline(transaction=False)
             for uk in user_keys:
-                pipe.smembers(uk.devices)
+                pipe.evalsha(lua.DEVICE_KEYS.sha, 1, uk.devices)
             members = await pipe.execute()
             wanted = [
                 (name, uk, device_key)

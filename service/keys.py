@@ -8,8 +8,9 @@ Layout (documented in the README, because other systems may write devices into i
     cgd:{pools}:issuers                HASH  issuer -> id of the live pool that owns it
     cgd:bucket:{P}:<category>          HASH  a pool-wide quota category's bucket (when enabled)
     cgd:user:{P:G:N:U}                 HASH  one user: username, sub, status, enabled, ...,
-                                             and the user's token bucket (bucket_tokens, ...)
-    cgd:user:{P:G:N:U}:devices         SET   the user's device keys
+                                             the user's token bucket (bucket_tokens, ...), and
+                                             dv, the version of the user's devices
+    cgd:user:{P:G:N:U}:devices         HASH  the user's device keys (each -> "1")
     cgd:user:{P:G:N:U}:device:<key>    HASH  one device
     cgd:user:{P:G:N:U}:revoked         SET   revoked origin_jti values
     cgd:user:{P:G:N:U}:c:<digest>      STR   verified claims of one access token, compact
@@ -32,6 +33,10 @@ characters. Why each choice:
   Until then they are harmless: every use checks their sub against the user's, and a user
   created again under the same name has a new sub. Their suffix is short (`:c:`): every active
   user has one such key per token.
+- The device index is a HASH, not a SET: Redis before 7.2 keeps a small hash as a ziplist
+  or listpack but every set of strings as a hash table, and one device's set cost 360 bytes
+  against 208 (measured on Redis 6.2). Every script that changes a device also increments the
+  user's `dv`, so a worker can tell whether a device list it rendered is still current.
 - Every pool record shares the tag `{pools}`, so creating, changing or deleting a pool (record,
   id set, issuer index and version together) is one atomic script on a cluster too.
 """
@@ -111,12 +116,12 @@ class UserKeys:
 
 
 def devices_sets_pattern(pool_id: str, gen: str) -> str:
-    """A SCAN pattern for the device sets of one generation of a pool (offline export only)."""
+    """A SCAN pattern for the device indexes of one generation of a pool (offline export only)."""
     return f"{user_prefix(pool_id, gen)}*:devices"
 
 
 def devices_set_owner(pool_id: str, gen: str, key: str) -> str | None:
-    """The username whose device set `key` is, or None when `key` is no user's device set
+    """The username whose device index `key` is, or None when `key` is no user's device index
     (the length prefix says where the username ends, whatever it holds)."""
     prefix = user_prefix(pool_id, gen)
     if not key.startswith(prefix):

@@ -34,9 +34,10 @@ def hot_script(name: str, *parts: str) -> Script:
     return script
 
 
-def session_script(name: str) -> Script:
-    """An access-token operation's script: the bucket, the session prelude, then its body."""
-    return hot_script(name, "_bucket", "_session")
+def session_script(name: str, *parts: str) -> Script:
+    """An access-token operation's script: the bucket, the session prelude, any other shared
+    parts, then its body."""
+    return hot_script(name, "_bucket", "_session", *parts)
 
 
 TAKE_TOKEN = hot_script("take_token", "_bucket")
@@ -47,7 +48,7 @@ GET_DEVICE = session_script("get_device")
 AUTH_READ = hot_script("auth_read", "_bucket")
 AUTH_FAIL = hot_script("auth_fail")
 AUTH_PUT = hot_script("auth_put")
-AUTH_OK = hot_script("auth_ok")
+AUTH_OK = hot_script("auth_ok", "_devices")
 AUTH_REFRESH = hot_script("auth_refresh")
 
 # Admin writes (run with redis-py; never on the hot path). Each is one script, so a write that
@@ -57,14 +58,15 @@ UPDATE_POOL = load("update_pool")
 DELETE_POOL = load("delete_pool")
 CREATE_USER = load("create_user")
 UPDATE_USER = load("update_user")
-DELETE_USER = load("delete_user")
-ADD_DEVICE = load("add_device")
+DELETE_USER = load("delete_user", "_devices")
+ADD_DEVICE = load("add_device", "_devices")
 REVOKE_ORIGIN = load("revoke_origin")
 ISSUE_REFRESH = load("issue_refresh")
 # The seeder's one write per user (service/seeding.py) and the device importer's per device
 # (service/devices_io.py).
-SEED_USER = load("seed_user")
-IMPORT_DEVICE = load("import_device")
+SEED_USER = load("seed_user", "_devices")
+IMPORT_DEVICE = load("import_device", "_devices")
 SET_PASSWORD = load("set_password")
 SWAP_CLIENTS = load("swap_clients")
-ADMIN_DEVICE = load("admin_device")
+ADMIN_DEVICE = load("admin_device", "_devices")
+DEVICE_KEYS = load("device_keys", "_devices")

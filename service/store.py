@@ -638,11 +638,17 @@ async def admin_device(
     return {text(flat[i]): text(flat[i + 1]) for i in range(0, len(flat), 2)}
 
 
+async def device_keys(r: aioredis.Redis, k: keys.UserKeys) -> list[bytes]:
+    """The keys of a user's devices, in no order."""
+    found: list[bytes] = await _run(r, lua.DEVICE_KEYS, [k.devices], [])
+    return found
+
+
 async def user_devices(r: aioredis.Redis, user: User) -> list[dict[str, str]]:
     """Every confirmed device of `user` (remembered or not), as hashes."""
     k = user.keys
     found = []
-    for raw_key in await r.smembers(k.devices):
+    for raw_key in await device_keys(r, k):
         fields = _decode(await r.hgetall(k.device(text(raw_key))))
         if fields and fields.get("confirmed") != "0":
             found.append(fields)

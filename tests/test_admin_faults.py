@@ -178,8 +178,10 @@ def whole_revoke(before: Dump, after: Dump, ctx: dict[str, Any]) -> None:
 
 def whole_add_device(before: Dump, after: Dump, ctx: dict[str, Any]) -> None:
     k = ctx["user"].keys
-    assert changed(before, after) == {k.devices, k.device(DEVICE)}
-    assert after[k.devices] == {DEVICE}
+    assert changed(before, after) == {k.user, k.devices, k.device(DEVICE)}
+    assert after[k.devices] == {DEVICE: "1"}
+    # The user's devices version moved with the device (ListDevices' conditional read).
+    assert int(after[k.user]["dv"]) == int(before[k.user].get("dv", 0)) + 1
     device = after[k.device(DEVICE)]
     assert device["key"] == DEVICE and device["remembered"] == "remembered"
     assert device.keys() >= {"status", "last_ip", "create_ms", "modified_ms", "last_auth_ms"}
@@ -438,7 +440,7 @@ def test_out_of_memory_at_the_edge(small: RedisServer, what: str) -> None:
                 exists = sync.exists(keys.UserKeys(POOL, gen, name).user)
                 assert exists == (name != refused)
         else:
-            members = {m.decode() for m in cast(set[bytes], sync.smembers(k.devices))}
+            members = {m.decode() for m in cast(list[bytes], sync.hkeys(k.devices))}
             assert members == set(made)  # every success, and not the refused one
             assert not sync.exists(k.device(refused))
             assert all(sync.hget(k.device(d), "key") == d.encode() for d in made[-3:])
@@ -447,7 +449,7 @@ def test_out_of_memory_at_the_edge(small: RedisServer, what: str) -> None:
             run(small.url, lambda r: store.create_user(r, POOL, refused))
         else:
             run(small.url, lambda r: store.add_device(r, user, key=refused))
-            assert sync.sismember(k.devices, refused)
+            assert sync.hexists(k.devices, refused)
     finally:
         sync.config_set("maxmemory", 0)
         sync.close()

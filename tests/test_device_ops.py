@@ -285,7 +285,7 @@ def test_forget_device(live: LiveServer, cognito: Any, admin: Admin) -> None:
 
     assert body_of(cognito.forget_device(AccessToken=token, DeviceKey=device)) == {}
     assert not admin.redis.exists(user.keys.device(device))
-    assert not admin.redis.sismember(user.keys.devices, device)
+    assert not admin.redis.hexists(user.keys.devices, device)
     refused(lambda: cognito.get_device(AccessToken=token, DeviceKey=device), *_rnf())
     assert listed_keys(cognito, token) == [kept]
     # Forgetting it again: it does not exist any more.
@@ -328,7 +328,7 @@ def test_confirm_device_stores_verifier_salt_and_name(
     assert stored["name"] == "Ivy's laptop"
     assert stored["confirmed"] == "1"
     assert stored["remembered"] == "remembered"
-    assert admin.redis.sismember(user.keys.devices, device)
+    assert admin.redis.hexists(user.keys.devices, device)
 
     got = cognito.get_device(AccessToken=token, DeviceKey=device)["Device"]
     assert got["DeviceAttributes"] == [
@@ -1146,7 +1146,7 @@ def test_story_add_list_forget_list_sign_out(roomy: tuple[LiveServer, Admin, Any
     for name, fn in calls(cognito, token, phone).items():
         refused(fn, "NotAuthorizedException", REVOKED, what=name)
     # The devices are still there (a sign-out forgets no device).
-    assert admin.redis.smembers(user.keys.devices) == {phone.encode()}
+    assert admin.redis.hkeys(user.keys.devices) == [phone.encode()]
 
 
 # -- one Redis command per warm call ---------------------------------------------------------------

@@ -24,7 +24,7 @@ def device_hashes(admin: Admin) -> dict[str, dict[bytes, bytes]]:
     for raw in admin.redis.scan_iter(match=keys.devices_sets_pattern(POOL, gen)):
         owner = keys.devices_set_owner(POOL, gen, raw.decode())
         assert owner is not None
-        for device_key in admin.redis.smembers(raw):
+        for device_key in admin.redis.hkeys(raw):
             k = keys.UserKeys(POOL, gen, owner).device(device_key.decode())
             found[f"{owner}/{device_key.decode()}"] = admin.redis.hgetall(k)
     return found
@@ -149,12 +149,12 @@ def test_bad_lines_are_reported_and_the_good_ones_imported(
     assert errors[3] == "line 6: user stranger does not exist (--create-users creates it)"
     assert errors[-1] == "error: 4 of 6 devices not imported (see above)"
     assert json.loads(proc.stdout)["Imported"] == 2
-    assert admin.redis.scard(store_devices) == 2
+    assert admin.redis.hlen(store_devices) == 2
     # --strict: the first bad line stops it, nothing after it is written.
     admin.redis.delete(store_devices)
     proc = main("devices", "import", str(path), "--strict", ok=False)
     assert proc.returncode == 1
     assert proc.stderr.splitlines()[0].startswith("line 2: not JSON")
-    assert admin.redis.scard(store_devices) == 1
+    assert admin.redis.hlen(store_devices) == 1
     missing = main("devices", "import", str(tmp_path / "nope.jsonl"), ok=False)
     assert missing.returncode == 1 and "cannot read" in missing.stderr

@@ -183,7 +183,7 @@ async def test_add_device(r: aioredis.Redis) -> None:
     assert stored["create_ms"] == stored["modified_ms"]
     assert int(stored["last_auth_ms"]) % 1000 == 0
     assert int(stored["create_ms"]) - int(stored["last_auth_ms"]) < 1000
-    assert await r.smembers(user.keys.devices) == {fields["key"].encode()}
+    assert await r.hkeys(user.keys.devices) == [fields["key"].encode()]
 
 
 # -- deleting a user, and the key layout -----------------------------------------------------------

@@ -35,6 +35,11 @@ BODY_CACHE_MAX = 16384
 # ListDevices' page size when Limit is 0 or absent. No document or capture gives Cognito's
 # default; 60, the most a page may hold, is what Amplify's fetchDevices asks for (inferred).
 DEFAULT_PAGE = 60
+# Bytes of whole ListDevices answers a worker holds for conditional reads (list_devices.lua):
+# about 900 users' answers of 60 devices (~18 KB each), or about 28,000 of two.
+PAGE_CACHE_BYTES = 16 * 1024 * 1024
+# Where a request keeps the held answer it asked Redis about (not a member of any shape).
+HELD = "_held"
 _DEVICE_FRAGMENTS: BoundedCache[tuple[Any, ...], bytes] = BoundedCache(BODY_CACHE_MAX)
 
 
@@ -69,27 +74,65 @@ class ListDevices(TokenOperation):
         IntMember("Limit", min_value=0, max_value=60),
         StringMember("PaginationToken", min_len=1, pattern=r"[\S]+"),
     )
-    script = lua.session_script("list_devices")
+    script = lua.session_script("list_devices", "_devices")
+
+    def __init__(self) -> None:
+        # user key -> (version, device count, answer) of users whose whole list fit one page.
+        self.pages = PageCache(PAGE_CACHE_BYTES)
 
     def keys(self, route: Route, values: dict[str, Any]) -> tuple[str, ...]:
         return (route.user_keys.devices,)
 
     def args(self, route: Route, values: dict[str, Any]) -> tuple[Any, ...]:
         limit = values["Limit"] or DEFAULT_PAGE
-        if values["PaginationToken"] is None:
-            return (limit, "", "", route.user_keys.base)
-        after_ms, after_key = _open_page_token(route, values["PaginationToken"])
-        return (limit, after_ms, after_key, route.user_keys.base)
+        page_token = values["PaginationToken"]
+        if page_token is None:
+            held = self.pages.get(route.user_keys.base)
+            if held is not None and held[1] <= limit:
+                # The held answer is every device: good for any page that would hold them all.
+                # Kept with the request, as another may replace or evict the entry meanwhile.
+                values[HELD] = held
+                return (limit, "", "", route.user_keys.base, held[0])
+            return (limit, "", "", route.user_keys.base, "")
+        after_ms, after_key = _open_page_token(route, page_token)
+        return (limit, after_ms, after_key, route.user_keys.base, "")
 
     def answer(self, reply: list[Any], route: Route, values: dict[str, Any]) -> bytes:
-        more, count = int(reply[1]), int(reply[2])
-        devices = [tuple(reply[3 + 7 * i : 10 + 7 * i]) for i in range(count)]
+        if reply[1] == b"SAME":
+            # Still the version this worker rendered: the script read no device.
+            held: tuple[bytes, int, bytes] = values[HELD]
+            return held[2]
+        more, count, version = int(reply[1]), int(reply[2]), reply[3]
+        devices = [tuple(reply[4 + 7 * i : 11 + 7 * i]) for i in range(count)]
         body = b'{"Devices":[' + b",".join(_fragment(d) for d in devices) + b"]"
         if more and devices:
             last = devices[-1]
             token = _page_token(route, int(last[4] or 0), last[0].decode())
             body += b',"PaginationToken":' + orjson.dumps(token)
-        return body + b"}"
+        body += b"}"
+        if not more and values["PaginationToken"] is None:
+            self.pages.put(route.user_keys.base, (version, count, body))
+        return body
+
+
+class PageCache(dict[str, tuple[bytes, int, bytes]]):
+    """Whole device lists as answered, by user key, at most `budget` answer bytes in all;
+    the oldest go first. Every entry is checked against Redis before it is used (its version),
+    so an entry is never stale, only evicted."""
+
+    def __init__(self, budget: int) -> None:
+        super().__init__()
+        self.budget = budget
+        self.size = 0
+
+    def put(self, key: str, entry: tuple[bytes, int, bytes]) -> None:
+        old = self.pop(key, None)
+        if old is not None:
+            self.size -= len(old[2])
+        self.size += len(entry[2])
+        while self.size > self.budget and self:
+            self.size -= len(self.pop(next(iter(self)))[2])
+        self[key] = entry
 
 
 def _page_mac(route: Route, payload: str) -> bytes:
@@ -157,7 +200,7 @@ class UpdateDeviceStatus(TokenOperation):
 class ForgetDevice(TokenOperation):
     name = "ForgetDevice"
     shape = (StringMember("AccessToken", pattern=r"[A-Za-z0-9-_=.]+", sensitive=True), DEVICE_KEY)
-    script = lua.session_script("forget_device")
+    script = lua.session_script("forget_device", "_devices")
     writes = True
     refusals: ClassVar[Mapping[bytes, Refusal]] = {
         b"NO_DEVICE": (e.ResourceNotFoundException, e.DEVICE_NOT_FOUND)
@@ -191,7 +234,7 @@ class ConfirmDevice(TokenOperation):
         VERIFIER,
         StringMember("DeviceName", min_len=1, max_len=1024),
     )
-    script = lua.session_script("confirm_device")
+    script = lua.session_script("confirm_device", "_devices")
     writes = True
     refusals: ClassVar[Mapping[bytes, Refusal]] = {
         # Captured in aws-amplify/amplify-js #2705 and #8469, and boto3 #4059.

@@ -1,8 +1,8 @@
--- add_device.lua: register a device of an existing user (its hash and its place in the user's
--- set, together). Never creates keys for a user who does not exist.
+-- add_device.lua: register a device of an existing user (its hash, its place in the user's
+-- devices and the user's devices version `dv`, together). Never creates keys for a user who does not exist.
 --
 -- KEYS[1] user    HASH the user
--- KEYS[2] devices SET  the user's device keys
+-- KEYS[2] devices HASH the user's device keys (each -> "1")
 -- KEYS[3] device  HASH the device
 -- ARGV[1] the device key
 -- ARGV[2] the user's sub: a user deleted and created again under the name is another user
@@ -22,5 +22,6 @@ if redis.call('EXISTS', KEYS[3]) == 1 then
 end
 redis.call('HSET', KEYS[3], 'create_ms', now_ms, 'modified_ms', now_ms,
   'last_auth_ms', math.floor(now_ms / 1000) * 1000, unpack(ARGV, 3))
-redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('HSET', device_index(KEYS[2]), ARGV[1], '1')
+redis.call('HINCRBY', KEYS[1], 'dv', 1)
 return now_ms

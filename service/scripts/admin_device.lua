@@ -3,7 +3,7 @@
 -- together. Admin calls see every confirmed device, remembered or not.
 --
 -- KEYS[1] user    HASH the user
--- KEYS[2] devices SET  the user's device keys
+-- KEYS[2] devices HASH the user's device keys
 -- KEYS[3] device  HASH the device
 -- ARGV[1] the device key
 -- ARGV[2] a new remembered status ("remembered" / "not_remembered"), or "" to leave it
@@ -22,11 +22,13 @@ if ARGV[2] ~= '' then
   local t = redis.call('TIME')
   local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   redis.call('HSET', KEYS[3], 'remembered', ARGV[2], 'modified_ms', now_ms)
+  redis.call('HINCRBY', KEYS[1], 'dv', 1)
 end
 local fields = redis.call('HGETALL', KEYS[3])
 if ARGV[3] == '1' then
   redis.call('DEL', KEYS[3])
-  redis.call('SREM', KEYS[2], ARGV[1])
+  redis.call('HDEL', device_index(KEYS[2]), ARGV[1])
+  redis.call('HINCRBY', KEYS[1], 'dv', 1)
 end
 local reply = {'OK'}
 for i = 1, #fields do

@@ -3,7 +3,7 @@
 -- last sign-in recorded, and the refresh token's origin_jti is recorded (RevokeToken deletes it).
 --
 -- KEYS[1] user    HASH the user
--- KEYS[2] devices SET  the user's device keys
+-- KEYS[2] devices HASH the user's device keys
 -- KEYS[3] device  HASH the device (a key that never exists when none)
 -- KEYS[4] refresh HASH live refresh tokens: origin_jti -> client id
 -- ARGV[1] the user's sub
@@ -32,9 +32,11 @@ if ARGV[2] == 'new' then
   redis.call('HSET', KEYS[3], 'key', ARGV[3], 'status', 'valid', 'remembered', 'not_remembered',
     'confirmed', '0', 'group', ARGV[4], 'last_ip', ARGV[5], 'sdk', 'aws-sdk', 'create_ms', now_ms,
     'modified_ms', now_ms, 'last_auth_ms', auth_ms)
-  redis.call('SADD', KEYS[2], ARGV[3])
+  redis.call('HSET', device_index(KEYS[2]), ARGV[3], '1')
+  redis.call('HINCRBY', KEYS[1], 'dv', 1)
 elseif ARGV[2] == 'seen' and redis.call('EXISTS', KEYS[3]) == 1 then
   redis.call('HSET', KEYS[3], 'last_auth_ms', auth_ms, 'last_ip', ARGV[5])
+  redis.call('HINCRBY', KEYS[1], 'dv', 1)
 end
 redis.call('HSET', KEYS[4], ARGV[6], ARGV[7])
 return now_ms

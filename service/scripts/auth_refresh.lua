@@ -34,5 +34,6 @@ local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if redis.call('EXISTS', KEYS[3]) == 1 then
   redis.call('HSET', KEYS[3], 'last_auth_ms', math.floor(now_ms / 1000) * 1000, 'last_ip', ARGV[5])
+  redis.call('HINCRBY', KEYS[1], 'dv', 1)
 end
 return {'OK', now_ms}

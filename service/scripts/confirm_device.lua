@@ -2,7 +2,7 @@
 -- born unconfirmed at sign-in (confirmed "0"); confirming stores its SRP verifier and salt (for
 -- device authentication), its name, and its first remembered status.
 --
--- KEYS[4]  devices SET  the user's device keys
+-- KEYS[4]  devices HASH the user's device keys
 -- KEYS[5]  device  HASH the device
 -- ARGV[11] the device key
 -- ARGV[12] verifier (PasswordVerifier, or "")
@@ -30,5 +30,6 @@ redis.call('HSET', KEYS[5], 'confirmed', '1', 'verifier', ARGV[12], 'salt', ARGV
 if ARGV[14] ~= '' then
   redis.call('HSET', KEYS[5], 'name', ARGV[14])
 end
-redis.call('SADD', KEYS[4], ARGV[11])
+redis.call('HSET', device_index(KEYS[4]), ARGV[11], '1')
+redis.call('HINCRBY', KEYS[2], 'dv', 1)
 return {'OK'}

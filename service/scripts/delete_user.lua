@@ -1,7 +1,7 @@
 -- delete_user.lua: delete a user with everything of theirs, at once.
 --
 -- KEYS[1] user    HASH the user
--- KEYS[2] devices SET  their device keys
+-- KEYS[2] devices HASH their device keys
 -- KEYS[3] revoked SET  their revoked origin_jti values
 -- ARGV[1] the user's key (KEYS[1]): its refresh tokens and each device is ARGV[1] .. suffix.
 --         Those keys are found only here, so they cannot be declared; they share the user's
@@ -17,7 +17,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   return 0
 end
 local doomed = {KEYS[1], KEYS[2], KEYS[3], ARGV[1] .. ':refresh'}
-for _, key in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+for _, key in ipairs(redis.call('HKEYS', device_index(KEYS[2]))) do
   doomed[#doomed + 1] = ARGV[1] .. ':device:' .. key
 end
 -- UNLINK frees memory off the main thread: a user with many devices never stalls Redis.

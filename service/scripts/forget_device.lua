@@ -1,7 +1,7 @@
 -- forget_device.lua: ForgetDevice after the session prelude (_session.lua): the device's hash
--- and its place in the user's set go together.
+-- its place in the user's devices and the user's devices version go together.
 --
--- KEYS[4] devices SET  the user's device keys
+-- KEYS[4] devices HASH the user's device keys
 -- KEYS[5] device  HASH the device
 -- ARGV[11] the device key
 --
@@ -14,5 +14,6 @@ if redis.call('EXISTS', KEYS[5]) == 0 then
   return {'NO_DEVICE'}
 end
 redis.call('DEL', KEYS[5])
-redis.call('SREM', KEYS[4], ARGV[11])
+redis.call('HDEL', device_index(KEYS[4]), ARGV[11])
+redis.call('HINCRBY', KEYS[2], 'dv', 1)
 return {'OK'}

@@ -2,7 +2,7 @@
 -- of that key, for an existing user (or a new one when ARGV[2] names a sub for it).
 --
 -- KEYS[1] user    HASH the user
--- KEYS[2] devices SET  the user's device keys
+-- KEYS[2] devices HASH the user's device keys
 -- KEYS[3] device  HASH the device
 -- ARGV[1] the device key
 -- ARGV[2] a sub to create the user with (CONFIRMED, enabled) when it does not exist, or ''
@@ -27,7 +27,8 @@ if replaced then
   redis.call('DEL', KEYS[3])
 end
 redis.call('HSET', KEYS[3], unpack(ARGV, 4))
-redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('HSET', device_index(KEYS[2]), ARGV[1], '1')
+redis.call('HINCRBY', KEYS[1], 'dv', 1)
 if replaced then
   return 2
 end

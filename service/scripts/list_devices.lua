@@ -5,26 +5,37 @@
 -- time and key) stays meaningful while devices are added, remembered or forgotten between
 -- pages: no device is listed twice, and none that existed throughout is skipped.
 --
--- KEYS[4]  devices SET the user's device keys
+-- A conditional read, as HTTP's ETag: the user's devices are at version "<sub>:<dv>" (every
+-- script that changes a device of the user increments the user's `dv` in the same script, and
+-- a user deleted and made again has a new sub). A worker that holds the whole list rendered at
+-- a version passes it; while it is still current the answer is "SAME" and no device is read.
+--
+-- KEYS[4]  devices HASH the user's device keys
 -- ARGV[11] limit   devices per page (1..60)
 -- ARGV[12] after_ms  the page boundary's creation time (ms), or "" for the first page
 -- ARGV[13] after_key the page boundary's device key
 -- ARGV[14] base    the user's key: each device hash is base .. ":device:" .. key (undeclared,
 --                  but in KEYS[2]'s slot by its hash tag, which a cluster allows)
+-- ARGV[15] version the version of the list the caller holds, or "" for none
 --
--- Returns the session's refusal, or {"OK", more, n, key, name, status, last_ip, create_ms,
--- modified_ms, last_auth_ms, ... (7 values for each of n devices)}; more is 1 when another page
--- follows the last device listed.
+-- Returns the session's refusal, {"OK", "SAME"}, or {"OK", more, n, version, key, name, status,
+-- last_ip, create_ms, modified_ms, last_auth_ms, ... (7 values for each of n devices)}; more is
+-- 1 when another page follows the last device listed.
 local refusal = session()
 if refusal then
   return refusal
+end
+local v = redis.call('HMGET', KEYS[2], 'sub', 'dv')
+local version = v[1] .. ':' .. (v[2] or '0')
+if ARGV[15] == version then
+  return {'OK', 'SAME'}
 end
 local limit = tonumber(ARGV[11])
 local after_ms = tonumber(ARGV[12])
 local after_key = ARGV[13]
 
 local listed = {}
-for _, key in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+for _, key in ipairs(redis.call('HKEYS', device_index(KEYS[4]))) do
   local d = redis.call('HMGET', ARGV[14] .. ':device:' .. key, 'key', 'name', 'status',
     'last_ip', 'create_ms', 'modified_ms', 'last_auth_ms', 'remembered', 'confirmed')
   local created = tonumber(d[5]) or 0
@@ -42,7 +53,7 @@ table.sort(listed, function(a, b)
 end)
 
 local n = math.min(limit, #listed)
-local out = {'OK', #listed > n and 1 or 0, n}
+local out = {'OK', #listed > n and 1 or 0, n, version}
 for i = 1, n do
   local d = listed[i]
   for j = 1, 7 do

@@ -3,7 +3,7 @@
 -- twice). New users are CONFIRMED and enabled; new devices are remembered and confirmed.
 --
 -- KEYS[1]       user    HASH the user
--- KEYS[2]       devices SET  the user's device keys
+-- KEYS[2]       devices HASH the user's device keys
 -- KEYS[3]       refresh HASH the user's live refresh tokens: origin_jti -> client id
 -- KEYS[4..3+K]  device  HASH one per fresh device key in ARGV[7..]
 -- ARGV[1] username
@@ -22,7 +22,7 @@ local sub = redis.call('HGET', KEYS[1], 'sub')
 local created = 0
 local have = {}
 if sub then
-  have = redis.call('SMEMBERS', KEYS[2])
+  have = redis.call('HKEYS', device_index(KEYS[2]))
 else
   sub = ARGV[2]
   created = 1
@@ -43,8 +43,11 @@ if created == 1 or missing > 0 or ARGV[5] ~= '' then
     redis.call('HSET', KEYS[3 + i], 'key', key, 'name', ARGV[1] .. '-d' .. n,
       'status', 'valid', 'remembered', 'remembered', 'last_ip', ARGV[4], 'sdk', 'aws-sdk',
       'create_ms', now_ms, 'modified_ms', now_ms, 'last_auth_ms', math.floor(now_ms / 1000) * 1000)
-    redis.call('SADD', KEYS[2], key)
+    redis.call('HSET', KEYS[2], key, '1')
     have[n] = key
+  end
+  if missing > 0 then
+    redis.call('HINCRBY', KEYS[1], 'dv', 1)
   end
   if ARGV[5] ~= '' then
     redis.call('HSET', KEYS[3], ARGV[5], ARGV[6])

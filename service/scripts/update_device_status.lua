@@ -14,4 +14,5 @@ if not d[1] or d[2] == '0' then
   return {'NO_DEVICE'}
 end
 redis.call('HSET', KEYS[4], 'remembered', ARGV[11], 'modified_ms', math.floor(now_us / 1000))
+redis.call('HINCRBY', KEYS[2], 'dv', 1)
 return {'OK'}
