@@ -1,8 +1,9 @@
-"""ListDevices' conditional read (service/ops/devices.py, list_devices.lua): a worker holds the
-whole rendered list of a user and Redis answers "SAME" while the user's devices version
-("<sub>:<dv>") is current. Every device writer moves the version; an unchanged list reads no
-device; pages are never answered from a held list; and device indexes that earlier releases
-wrote as a SET still work, converted to the HASH on first touch."""
+"""The conditional reads of ListDevices and GetDevice (service/ops/devices.py, list_devices.lua,
+get_device.lua): a worker holds a user's whole rendered list, or one device's answer, and Redis
+answers "SAME" while the user's devices version ("<sub>:<dv>") is current. Every device writer
+moves the version; an unchanged list or device reads no device; pages are never answered from a
+held list; and device indexes that earlier releases wrote as a SET still work, converted to the
+HASH on first touch."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from service import devices_io, seeding, store
 from service.app import API
@@ -334,3 +336,93 @@ def test_the_first_touch_takes_an_old_set_index(cognito: Any, admin: Admin, firs
     assert admin.redis.type(user.keys.devices) == b"hash"
     assert admin.redis.hgetall(user.keys.devices) == {k.encode(): b"1" for k in left}
     assert sorted(listed_keys(cognito, token)) == sorted(left)
+
+
+# -- GetDevice: the same conditional read, one device at a time --------------------------------
+def get_held(live: LiveServer) -> Any:
+    """The live worker's held GetDevice answers."""
+    run = live.app[API].operations["GetDevice"]
+    assert isinstance(run, functools.partial)
+    op = run.args[0]
+    assert isinstance(op, device_ops.GetDevice)
+    return op.held
+
+
+def got(cognito: Any, token: str, device: str) -> dict[str, Any] | None:
+    """GetDevice's Device, or None for Cognito's "Device does not exist."."""
+    try:
+        answer: dict[str, Any] = cognito.get_device(AccessToken=token, DeviceKey=device)["Device"]
+    except ClientError as exc:
+        assert exc.response["Error"] == {
+            "Code": "ResourceNotFoundException",
+            "Message": "Device does not exist.",
+        }
+        return None
+    return answer
+
+
+@pytest.mark.parametrize("writer", sorted(HIDE))
+def test_a_held_device_hidden_or_forgotten_is_not_found(
+    live: LiveServer, cognito: Any, admin: Admin, writer: str
+) -> None:
+    hide, restore = HIDE[writer]
+    user, device, token = admin.user_with_device("alice")
+    first = got(cognito, token, device)
+    assert first is not None and (user.keys.base, device) in get_held(live)
+    assert got(cognito, token, device) == first
+    hide(cognito, token, device)
+    assert got(cognito, token, device) is None
+    if restore is not None:
+        restore(cognito, token, device)
+        again = got(cognito, token, device)
+        assert again is not None and again["DeviceKey"] == device
+        assert again["DeviceLastModifiedDate"] > first["DeviceLastModifiedDate"]
+
+
+def test_a_held_device_renamed_by_an_import_is_answered_renamed(
+    live: LiveServer, cognito: Any, admin: Admin, tmp_path: Path
+) -> None:
+    user, device, token = admin.user_with_device("alice")
+    assert attribute(got(cognito, token, device) or {}, "device_name") == "alice-phone"
+    assert (user.keys.base, device) in get_held(live)
+    out = io.BytesIO()
+    admin.run(lambda r: devices_io.export(r, POOL, out, settings=admin.settings))
+    text = out.getvalue().decode().replace('"alice-phone"', '"renamed"')
+    path = tmp_path / "devices.jsonl"
+    path.write_text(text)
+    admin.run(lambda r: devices_io.import_file(r, POOL, str(path), progress=False))
+    assert attribute(got(cognito, token, device) or {}, "device_name") == "renamed"
+
+
+def test_a_user_made_again_is_not_answered_the_old_users_device(
+    live: LiveServer, cognito: Any, admin: Admin
+) -> None:
+    _, device, old_token = admin.user_with_device("alice")
+    assert got(cognito, old_token, device) is not None
+    admin.run(lambda r: store.delete_user(r, POOL, "alice"))
+    new = admin.create_user("alice")
+    # The same device key for the new user, not remembered: the old user's held answer (at the
+    # same dv, another sub) must not be given for it.
+    admin.add_device(new, key=device, remembered=False)
+    assert int(admin.redis.hget(new.keys.user, "dv") or 0) == 1
+    assert got(cognito, admin.token("alice"), device) is None
+
+
+def test_an_unchanged_device_is_not_read(live: LiveServer, admin: Admin) -> None:
+    user, device, token = admin.user_with_device("alice")
+    answers: list[bytes] = []
+
+    def get() -> None:
+        answer = call(live.url, {"AccessToken": token, "DeviceKey": device})
+        assert answer.status == 200
+        answers.append(answer.body)
+
+    # The first call verifies the token (its claims are not cached yet: the script answers MISS
+    # before reading anything) and reads the device; the next ones read only the user (the
+    # session's HMGET) while the worker holds the device's answer.
+    first = counted(admin, get)
+    second = counted(admin, get)
+    assert first["hmget"] == 2 and second["hmget"] == 1
+    assert answers[0] == answers[1]
+    admin.redis.hincrby(user.keys.user, "dv", 1)
+    assert counted(admin, get)["hmget"] == 2 and answers[2] == answers[0]

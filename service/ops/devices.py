@@ -30,7 +30,8 @@ ACCESS_TOKEN = StringMember(
 DEVICE_KEY = StringMember(
     "DeviceKey", required=True, min_len=1, max_len=55, pattern=r"[\w-]+_[0-9a-f-]+"
 )
-# Answers already serialised, by the script's reply; oldest go first.
+# Answers already serialised (device fragments by the script's reply, and GetDevice's held
+# answers, about 0.5 KB each); oldest go first.
 BODY_CACHE_MAX = 16384
 # ListDevices' page size when Limit is 0 or absent. No document or capture gives Cognito's
 # default; 60, the most a page may hold, is what Amplify's fetchDevices asks for (inferred).
@@ -40,6 +41,7 @@ DEFAULT_PAGE = 60
 PAGE_CACHE_BYTES = 16 * 1024 * 1024
 # Where a request keeps the held answer it asked Redis about (not a member of any shape).
 HELD = "_held"
+NOT_HELD = ("",)
 _DEVICE_FRAGMENTS: BoundedCache[tuple[Any, ...], bytes] = BoundedCache(BODY_CACHE_MAX)
 
 
@@ -60,11 +62,29 @@ class GetDevice(TokenOperation):
         b"NO_DEVICE": (e.ResourceNotFoundException, e.DEVICE_NOT_FOUND)
     }
 
+    def __init__(self) -> None:
+        # (user key, device key) -> (version, answer) of devices this worker answered: a later
+        # call passes the version, and while it is current the script reads no device.
+        self.held: BoundedCache[tuple[str, str], tuple[bytes, bytes]] = BoundedCache(BODY_CACHE_MAX)
+
     def keys(self, route: Route, values: dict[str, Any]) -> tuple[str, ...]:
         return (route.user_keys.device(values["DeviceKey"]),)
 
+    def args(self, route: Route, values: dict[str, Any]) -> tuple[Any, ...]:
+        held = self.held.get((route.user_keys.base, values["DeviceKey"]))
+        if held is None:
+            return NOT_HELD
+        # Kept with the request, as another may replace or evict the entry meanwhile.
+        values[HELD] = held
+        return (held[0],)
+
     def answer(self, reply: list[Any], route: Route, values: dict[str, Any]) -> bytes:
-        return b'{"Device":' + _fragment(tuple(reply[1:])) + b"}"
+        if reply[1] == b"SAME":
+            held: tuple[bytes, bytes] = values[HELD]
+            return held[1]
+        body = b'{"Device":' + _fragment(tuple(reply[1:8])) + b"}"
+        self.held.put((route.user_keys.base, values["DeviceKey"]), (reply[8], body))
+        return body
 
 
 class ListDevices(TokenOperation):

@@ -4,8 +4,8 @@
 --
 -- session() checks, in Cognito's order: the cached claims and their expiry (or stores freshly
 -- verified ones), that the user exists and is the token's, sign-out and revocation, the
--- per-user bucket, enabled, and status. It returns nil and the server time (microseconds) when
--- the caller may go on, or the refusal to return:
+-- per-user bucket, enabled, and status. It returns nil, the server time (microseconds) and the
+-- user's sub (the token's, checked) when the caller may go on, or the refusal to return:
 -- {"MISS"} (not cached: verify and call again with store=1), {"EXPIRED"}, {"NO_USER"},
 -- {"REVOKED"}, {"THROTTLED"}, {"DISABLED"} or {"STATUS", status}.
 --
@@ -116,6 +116,6 @@ local function session()
   if dry then
     return {'ADMITTED'}
   end
-  return nil, now_us
+  return nil, now_us, sub
 end
 

@@ -21,12 +21,11 @@
 -- Returns the session's refusal, {"OK", "SAME"}, or {"OK", more, n, version, key, name, status,
 -- last_ip, create_ms, modified_ms, last_auth_ms, ... (7 values for each of n devices)}; more is
 -- 1 when another page follows the last device listed.
-local refusal = session()
+local refusal, _, sub = session()
 if refusal then
   return refusal
 end
-local v = redis.call('HMGET', KEYS[2], 'sub', 'dv')
-local version = v[1] .. ':' .. (v[2] or '0')
+local version = sub .. ':' .. (redis.call('HGET', KEYS[2], 'dv') or '0')
 if ARGV[15] == version then
   return {'OK', 'SAME'}
 end
