@@ -47,6 +47,7 @@ GET_DEVICE = session_script("get_device")
 # Sign-in (service/ops/auth.py).
 AUTH_READ = hot_script("auth_read", "_bucket")
 AUTH_FAIL = hot_script("auth_fail")
+AUTH_CLEAR = hot_script("auth_clear")
 AUTH_PUT = hot_script("auth_put")
 AUTH_OK = hot_script("auth_ok", "_devices")
 AUTH_REFRESH = hot_script("auth_refresh")

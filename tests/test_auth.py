@@ -6,6 +6,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -14,7 +17,7 @@ from jose import jwt
 
 from service import srp
 from tests.auth_helpers import PASSWORD, default_client, set_clients, user_with_password
-from tests.conftest import Admin, client_error
+from tests.conftest import Admin, boto_client, client_error
 
 
 def _password_auth(cognito: Any, client_id: str, username: str = "alice", **extra: str) -> Any:
@@ -361,3 +364,42 @@ def test_srp_math_is_pycognitos() -> None:
     client = AWSSRP("bob", PASSWORD, "us-east-1_Pool", "c", client=object())
     b_hex, key = srp.server_step(verifier, format(client.large_a_value, "x"))
     assert key == client.get_password_authentication_key("bob", PASSWORD, int(b_hex, 16), salt)
+
+
+def test_parallel_wrong_passwords_are_held_to_the_lockout(live_factory: Any) -> None:
+    """Twelve wrong passwords at once: the lockout is checked and the attempt counted in one
+    script, so only the first five are checked at all (each a failure); the fifth locks the
+    user, and the other seven are refused unchecked. (Counted after the check instead, every
+    one of them would pass the lockout before the first was counted.)"""
+    server, admin = live_factory(user_rate_per_s=1000.0, user_burst=1000)
+    user_with_password(admin)
+    client_id = default_client(admin)
+    start = threading.Barrier(12)
+
+    def attempt() -> str:
+        cognito = boto_client(server.url)
+        start.wait()
+        try:
+            _password_auth(cognito, client_id, password="Wr0ng-password!")
+        except ClientError as err:
+            return str(err.response["Error"]["Message"])
+        return "signed in"
+
+    with ThreadPoolExecutor(12) as pool:
+        answers = Counter(pool.map(lambda _: attempt(), range(12)))
+    assert answers == {"Incorrect username or password.": 5, "Password attempts exceeded": 7}
+
+
+def test_a_right_password_of_an_unconfirmed_user_starts_the_count_again(
+    cognito: Any, admin: Admin
+) -> None:
+    user = user_with_password(admin)
+    client_id = default_client(admin)
+    for _ in range(4):
+        with pytest.raises(ClientError):
+            _password_auth(cognito, client_id, password="Wr0ng-password!")
+    admin.redis.hset(user.keys.user, "status", "UNCONFIRMED")
+    with pytest.raises(ClientError) as err:
+        _password_auth(cognito, client_id)
+    assert client_error(err)[0] == "UserNotConfirmedException"
+    assert admin.redis.hget(user.keys.user, "fail_count") is None

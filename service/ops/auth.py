@@ -72,6 +72,8 @@ LOCKOUT_RESET_MS = 15 * 60 * 1000
 # RespondToAuthChallenge's own quota: three times UserAuthentication's, for a sign-in's first
 # three challenge responses; later ones count toward UserAuthentication (the Quotas page).
 CHALLENGE_BUCKET = "RespondToAuthChallenge"
+# The challenge responses that prove a secret (and so count toward the lockout).
+PROOF_STAGES = frozenset({"PASSWORD_VERIFIER", "DEVICE_PASSWORD_VERIFIER"})
 FREE_RESPONSES = 3
 
 # Messages. Captured in public issues: the first four, the session ones and the TIMESTAMP one.
@@ -167,6 +169,8 @@ class UserState:
     device_verifier: str
     device_salt: str
     device_group: str
+    # This attempt already counts as a failed sign-in (auth_read.lua counted it up front).
+    counted: bool
     session: dict[str, str]
 
 
@@ -240,8 +244,12 @@ class SignIn:
         return str(addr) if addr is not None else ""
 
     # -- Redis steps -----------------------------------------------------------------------
-    async def read(self, attempt: Attempt, session_id: str | None = None) -> UserState:
-        """The user's state (and the session, used up), or the refusal as Cognito words it."""
+    async def read(
+        self, attempt: Attempt, session_id: str | None = None, *, proves: bool = False
+    ) -> UserState:
+        """The user's state (and the session, used up), or the refusal as Cognito words it.
+        `proves`: the request's password or proof is checked next, so the lockout counts it
+        now, in the same script that checks the lockout (a right one starts the count again)."""
         uk = attempt.keys
         session_key = uk.auth_session(session_id or "")
         device = attempt.device_key is not None
@@ -250,7 +258,15 @@ class SignIn:
         reply = await self.pipe.evalsha(
             lua.AUTH_READ,
             (uk.user, attempt.device_hash(), session_key),
-            (*self._bucket, "1" if session_id else "0", "1" if device else "0"),
+            (
+                *self._bucket,
+                "1" if session_id else "0",
+                "1" if device else "0",
+                "1" if proves else "0",
+                LOCKOUT_FREE_FAILURES,
+                LOCKOUT_MAX_MS,
+                LOCKOUT_RESET_MS,
+            ),
         )
         code = reply[0]
         if code != b"OK":
@@ -258,7 +274,7 @@ class SignIn:
                 _READ_MESSAGES.get(code, e.INCORRECT_PASSWORD)
             )
         text = [v.decode() if isinstance(v, bytes) else str(v) for v in reply[1:]]
-        fields = text[9:]
+        fields = text[10:]
         return UserState(
             now_ms=int(text[0]),
             sub=text[1],
@@ -269,17 +285,26 @@ class SignIn:
             device_verifier=text[6],
             device_salt=text[7],
             device_group=text[8],
+            counted=text[9] == "1",
             session=dict(zip(fields[::2], fields[1::2], strict=True)),
         )
 
     async def failed(self, attempt: Attempt, state: UserState) -> e.NotAuthorizedException:
-        """Count a wrong password or proof toward the lockout; the error to raise."""
-        await self.pipe.evalsha(
-            lua.AUTH_FAIL,
-            (attempt.keys.user,),
-            (state.sub, LOCKOUT_FREE_FAILURES, LOCKOUT_MAX_MS, LOCKOUT_RESET_MS),
-        )
+        """Count a wrong password or proof toward the lockout, unless the read counted it
+        already; the error to raise."""
+        if not state.counted:
+            await self.pipe.evalsha(
+                lua.AUTH_FAIL,
+                (attempt.keys.user,),
+                (state.sub, LOCKOUT_FREE_FAILURES, LOCKOUT_MAX_MS, LOCKOUT_RESET_MS),
+            )
         return e.NotAuthorizedException(e.INCORRECT_PASSWORD)
+
+    async def right_but_refused(self, attempt: Attempt, state: UserState) -> None:
+        """The password was right, but signs nobody in: the lockout's count starts again, as
+        after a success (the read counted this attempt as a failure up front)."""
+        if state.counted:
+            await self.pipe.evalsha(lua.AUTH_CLEAR, (attempt.keys.user,), (state.sub,))
 
     async def challenge(
         self,
@@ -309,7 +334,8 @@ class SignIn:
     async def consume(
         self, attempt: Attempt, handle: str | None, stage: str
     ) -> tuple[UserState, dict[str, str]]:
-        """Open and use up the session `handle` names, which must be at `stage`."""
+        """Open and use up the session `handle` names, which must be at `stage`. A stage that
+        checks a proof next counts toward the lockout now (see read())."""
         opened = open_session(attempt.pool, handle) if handle else None
         if opened is None:
             raise e.NotAuthorizedException(INVALID_SESSION)
@@ -317,7 +343,7 @@ class SignIn:
         if username != attempt.username:
             raise e.NotAuthorizedException(INVALID_SESSION)
         attempt.responses = responses + 1
-        state = await self.read(attempt, session_id)
+        state = await self.read(attempt, session_id, proves=stage in PROOF_STAGES)
         session = state.session
         if (
             session.get("stage") != stage
@@ -332,6 +358,7 @@ class SignIn:
         """The password (or its SRP proof) was right: the next challenge, or tokens."""
         status = state.status
         if status == "UNCONFIRMED":
+            await self.right_but_refused(attempt, state)
             raise e.UserNotConfirmedException(e.USER_NOT_CONFIRMED)
         if status == "RESET_REQUIRED":
             raise e.PasswordResetRequiredException(e.PASSWORD_RESET_REQUIRED)
@@ -349,6 +376,7 @@ class SignIn:
                 "Session": handle,
             }
         if status not in ("CONFIRMED", "EXTERNAL_PROVIDER"):
+            await self.right_but_refused(attempt, state)
             raise e.NotAuthorizedException(e.USER_DISABLED)
         return await self.after_new_password(attempt, state, {})
 
@@ -490,7 +518,9 @@ class SignIn:
             raise _missing("PASSWORD")
         _check_secret_hash(client, params.get("SECRET_HASH"), username)
         attempt = Attempt(pool, client, username, params.get("DEVICE_KEY") or None)
-        state = await self.read(attempt)
+        # USER_SRP_AUTH proves nothing yet (its proof is PASSWORD_VERIFIER's); the others check
+        # the password in this request.
+        state = await self.read(attempt, proves=flow != "USER_SRP_AUTH")
         if state.status == "RESET_REQUIRED":
             raise e.PasswordResetRequiredException(e.PASSWORD_RESET_REQUIRED)
         if flow == "USER_SRP_AUTH":

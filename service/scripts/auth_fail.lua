@@ -1,5 +1,6 @@
--- auth_fail.lua: a failed sign-in (wrong password or proof) counts toward the user's temporary
--- lockout, as the developer guide describes it: from the fifth failure in a row the user is
+-- auth_fail.lua: a failed sign-in (wrong password or proof) that auth_read.lua did not count
+-- already (a proof it was not told of) counts toward the user's temporary lockout, as the
+-- developer guide describes it: from the fifth failure in a row the user is
 -- locked out for 1 s, doubling with each further failure up to 15 minutes; a success, or 15
 -- minutes without failures, starts the count again.
 --

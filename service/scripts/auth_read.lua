@@ -11,6 +11,18 @@
 -- ARGV[3] burst   bucket size, in tokens
 -- ARGV[4] "1": use up the session at KEYS[3]
 -- ARGV[5] "1": the request presents a device (DEVICE_KEY), which must exist
+-- ARGV[6] "1": the request proves a password (or a device's secret), checked after this script:
+--         it counts as a failed sign-in here and now, before the check (see below)
+-- ARGV[7] failures before the first lockout (5)
+-- ARGV[8] longest lockout, ms (900000)
+-- ARGV[9] a failure older than this, ms, is forgotten (900000)
+--
+-- Counting the attempt up front, in the script that checks the lockout, is what makes the
+-- lockout hold under concurrency: counted after the check (a second script), any number of
+-- parallel wrong passwords would all pass the check before the first was counted. A right
+-- password then starts the count again (auth_ok.lua, auth_put.lua, auth_clear.lua), as the
+-- developer guide's lockout describes. A RESET_REQUIRED user is refused before any check, so
+-- nothing is counted for them here.
 --
 -- Checks, in this order: the user exists, the device exists (before the session is used up:
 -- amazon-cognito-identity-js retries the same answer without its device when told the device
@@ -18,7 +30,8 @@
 -- Returns {"NO_USER"}, {"NO_DEVICE"}, {"NO_SESSION"} (expired or never made), {"USED_SESSION"},
 -- {"THROTTLED"}, {"DISABLED"}, {"LOCKED"}, or
 -- {"OK", now_ms, sub, status, srp_salt, srp_verifier, device confirmed, device verifier,
---  device salt, device group, session field, value, ...}.
+--  device salt, device group, counted ("1" when this attempt was counted), session field,
+--  value, ...}.
 local t = redis.call('TIME')
 local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local now_ms = math.floor(now_us / 1000)
@@ -26,7 +39,7 @@ local bucket = ARGV[1]
 local tokens_field = bucket .. '_tokens'
 local ts_field = bucket .. '_ts_us'
 local u = redis.call('HMGET', KEYS[1], 'sub', 'status', 'enabled', 'srp_salt', 'srp_verifier',
-  'lock_until_ms', tokens_field, ts_field)
+  'lock_until_ms', tokens_field, ts_field, 'fail_count', 'fail_ms')
 if not u[1] then
   return {'NO_USER'}
 end
@@ -63,5 +76,21 @@ local lock = tonumber(u[6])
 if lock and lock > now_ms then
   return {'LOCKED'}
 end
+local counted = '0'
+if ARGV[6] == '1' and u[2] ~= 'RESET_REQUIRED' then
+  counted = '1'
+  local count = tonumber(u[9]) or 0
+  local last = tonumber(u[10])
+  if last and now_ms - last > tonumber(ARGV[9]) then
+    count = 0
+  end
+  count = count + 1
+  redis.call('HSET', KEYS[1], 'fail_count', count, 'fail_ms', now_ms)
+  local free = tonumber(ARGV[7])
+  if count >= free then
+    local lock_ms = math.min(1000 * 2 ^ (count - free), tonumber(ARGV[8]))
+    redis.call('HSET', KEYS[1], 'lock_until_ms', now_ms + lock_ms)
+  end
+end
 return {'OK', now_ms, u[1], u[2] or '', u[4] or '', u[5] or '', d[2] or '1', d[3] or '',
-  d[4] or '', d[5] or '', unpack(s)}
+  d[4] or '', d[5] or '', counted, unpack(s)}
