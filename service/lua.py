@@ -45,8 +45,8 @@ TAKE_TOKEN = hot_script("take_token", "_bucket")
 GET_DEVICE = session_script("get_device")
 
 # Sign-in (service/ops/auth.py).
-AUTH_READ = hot_script("auth_read", "_bucket")
-AUTH_FAIL = hot_script("auth_fail")
+AUTH_READ = hot_script("auth_read", "_bucket", "_lockout")
+AUTH_FAIL = hot_script("auth_fail", "_lockout")
 AUTH_CLEAR = hot_script("auth_clear")
 AUTH_PUT = hot_script("auth_put")
 AUTH_OK = hot_script("auth_ok", "_devices")

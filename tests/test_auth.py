@@ -403,3 +403,19 @@ def test_a_right_password_of_an_unconfirmed_user_starts_the_count_again(
         _password_auth(cognito, client_id)
     assert client_error(err)[0] == "UserNotConfirmedException"
     assert admin.redis.hget(user.keys.user, "fail_count") is None
+
+
+def test_srp_of_a_user_without_a_password_counts_toward_the_lockout(
+    cognito: Any, admin: Admin
+) -> None:
+    """USER_SRP_AUTH proves nothing in its first request, so its read counts nothing; a user
+    with no password to prove fails there, counted on its own (auth_fail.lua)."""
+    user = admin.create_user("alice")
+    params = {"USERNAME": "alice", "SRP_A": "ab" * 384}
+    for count in (1, 2):
+        with pytest.raises(ClientError) as err:
+            cognito.initiate_auth(
+                AuthFlow="USER_SRP_AUTH", ClientId=default_client(admin), AuthParameters=params
+            )
+        assert client_error(err)[1] == "Incorrect username or password."
+        assert admin.redis.hget(user.keys.user, "fail_count") == str(count).encode()

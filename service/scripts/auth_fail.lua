@@ -1,8 +1,6 @@
 -- auth_fail.lua: a failed sign-in (wrong password or proof) that auth_read.lua did not count
--- already (a proof it was not told of) counts toward the user's temporary lockout, as the
--- developer guide describes it: from the fifth failure in a row the user is
--- locked out for 1 s, doubling with each further failure up to 15 minutes; a success, or 15
--- minutes without failures, starts the count again.
+-- already (a proof it was not told of) counts toward the user's temporary lockout
+-- (_lockout.lua).
 --
 -- KEYS[1] user HASH the user: fail_count, fail_ms, lock_until_ms
 -- ARGV[1] the user's sub
@@ -17,16 +15,4 @@ if u[1] ~= ARGV[1] then
 end
 local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local count = tonumber(u[2]) or 0
-local last = tonumber(u[3])
-if last and now_ms - last > tonumber(ARGV[4]) then
-  count = 0
-end
-count = count + 1
-redis.call('HSET', KEYS[1], 'fail_count', count, 'fail_ms', now_ms)
-local free = tonumber(ARGV[2])
-if count >= free then
-  local lock_ms = math.min(1000 * 2 ^ (count - free), tonumber(ARGV[3]))
-  redis.call('HSET', KEYS[1], 'lock_until_ms', now_ms + lock_ms)
-end
-return count
+return count_failure(KEYS[1], u[2], u[3], now_ms, ARGV[2], ARGV[3], ARGV[4])

@@ -79,18 +79,7 @@ end
 local counted = '0'
 if ARGV[6] == '1' and u[2] ~= 'RESET_REQUIRED' then
   counted = '1'
-  local count = tonumber(u[9]) or 0
-  local last = tonumber(u[10])
-  if last and now_ms - last > tonumber(ARGV[9]) then
-    count = 0
-  end
-  count = count + 1
-  redis.call('HSET', KEYS[1], 'fail_count', count, 'fail_ms', now_ms)
-  local free = tonumber(ARGV[7])
-  if count >= free then
-    local lock_ms = math.min(1000 * 2 ^ (count - free), tonumber(ARGV[8]))
-    redis.call('HSET', KEYS[1], 'lock_until_ms', now_ms + lock_ms)
-  end
+  count_failure(KEYS[1], u[9], u[10], now_ms, ARGV[7], ARGV[8], ARGV[9])
 end
 return {'OK', now_ms, u[1], u[2] or '', u[4] or '', u[5] or '', d[2] or '1', d[3] or '',
   d[4] or '', d[5] or '', counted, unpack(s)}
