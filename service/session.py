@@ -24,9 +24,8 @@ from .transport import Script
 from .validation import Member, validate
 
 # Cache of token -> where its claims live, so a warm request skips decoding and digesting.
-# Bounded; oldest entries go first. Cleared whenever the pools change.
-# About 1.6 KB per token: at most ~26 MB per worker.
-ROUTE_CACHE_MAX = 16384
+# Bounded (ROUTE_CACHE_SIZE, 16,384 by default); oldest entries go first. Cleared whenever the
+# pools change. About 1.6 KB per token: ~26 MB per worker by default.
 # What the session passes when it stores nothing (store=0): exp, iat, ojti, sub, max_ttl.
 _NO_STORE = ("", "", "", "", "")
 
@@ -80,7 +79,7 @@ class Route:
 class RouteCache(BoundedCache[str, Route]):
     """token -> Route, per worker. Emptied when the pools change (routes hold Pool objects)."""
 
-    def __init__(self, registry: PoolRegistry, limit: int = ROUTE_CACHE_MAX) -> None:
+    def __init__(self, registry: PoolRegistry, limit: int) -> None:
         super().__init__(limit)
         registry.on_change.append(self.clear)
 
@@ -116,7 +115,7 @@ class TokenStep:
         self.settings = settings
         self.registry = registry
         self.pipe = pipe
-        self.routes = RouteCache(registry)
+        self.routes = RouteCache(registry, settings.route_cache_size)
         self._skew_ms = int(settings.iat_skew_s * 1000)
         self._max_ttl_ms = settings.claims_cache_max_ttl_s * 1000
 
