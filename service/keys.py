@@ -4,7 +4,7 @@ Layout (documented in the README, because other systems may write devices into i
 
     cgd:{pools}:ids                    SET   ids of every pool, deleted ones included
     cgd:{pools}:version                STR   a new random value on every pool change; workers reload
-    cgd:{pools}:pool:<P>               HASH  pool config, with its generation `gen` (see store.py)
+    cgd:{pools}:pool:<P>               HASH  pool config and its generation `gen` (store/pools.py)
     cgd:{pools}:issuers                HASH  issuer -> id of the live pool that owns it
     cgd:bucket:{P}:<category>          HASH  a pool-wide quota category's bucket (when enabled)
     cgd:user:{P:G:N:U}                 HASH  one user: username, sub, status, enabled, ...,

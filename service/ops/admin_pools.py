@@ -2,7 +2,7 @@
 DescribeUserPool, ListUserPools, DeleteUserPool, CreateUserPoolClient, DescribeUserPoolClient,
 ListUserPoolClients, DeleteUserPoolClient.
 
-A pool made here is the same record the CLI makes (service/store.py), with its name and every
+A pool made here is the same record the CLI makes (service/store/pools.py), with its name and every
 other CreateUserPool member kept as given (`config`, JSON); its app clients are
 service/clients.py's AppClient, in the record's `clients` list.
 """
