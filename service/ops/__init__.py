@@ -17,6 +17,7 @@ from ..connect import Transport
 from ..pools import PoolRegistry
 from ..session import TokenOperation, TokenStep
 from ..settings import Settings
+from .admin_clients import ClientOps
 from .admin_pools import PoolOps
 from .admin_users import UserOps
 from .auth import (
@@ -61,16 +62,17 @@ def operations(
     served["AdminInitiateAuth"] = AdminInitiateAuth(signin)
     served["AdminRespondToAuthChallenge"] = AdminRespondToAuthChallenge(signin)
     pools = PoolOps(settings, admin, pipe)
+    clients = ClientOps(settings, admin, pipe)
     users = UserOps(settings, admin, pipe)
     served.update(
         CreateUserPool=pools.create_user_pool,
         DescribeUserPool=pools.describe_user_pool,
         ListUserPools=pools.list_user_pools,
         DeleteUserPool=pools.delete_user_pool,
-        CreateUserPoolClient=pools.create_user_pool_client,
-        DescribeUserPoolClient=pools.describe_user_pool_client,
-        ListUserPoolClients=pools.list_user_pool_clients,
-        DeleteUserPoolClient=pools.delete_user_pool_client,
+        CreateUserPoolClient=clients.create_user_pool_client,
+        DescribeUserPoolClient=clients.describe_user_pool_client,
+        ListUserPoolClients=clients.list_user_pool_clients,
+        DeleteUserPoolClient=clients.delete_user_pool_client,
         AdminCreateUser=users.admin_create_user,
         AdminGetUser=users.admin_get_user,
         AdminDeleteUser=users.admin_delete_user,

@@ -1,0 +1,230 @@
+"""App clients, as an SDK-driven set-up makes them: CreateUserPoolClient,
+DescribeUserPoolClient, ListUserPoolClients, DeleteUserPoolClient.
+
+An app client is service/clients.py's AppClient, in its pool record's `clients` list
+(service/store/pools.py), with every CreateUserPoolClient member it does not handle itself kept as
+given. Pools themselves are service/ops/admin_pools.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from .. import clients as app_clients
+from .. import errors as e
+from .. import store
+from ..validation import IntMember, StringMember, StructMember
+from .admin import POOL_ID, AdminContext, bool_member, date, dumps
+from .admin_pools import _page, _token
+
+CLIENT_ID = StringMember(
+    "ClientId", required=True, min_len=1, max_len=128, pattern=r"[\w+]+", sensitive=True
+)
+UNITS = ("seconds", "minutes", "hours", "days")
+_UNIT_S = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
+CREATE_CLIENT = (
+    POOL_ID,
+    StringMember("ClientName", required=True, min_len=1, max_len=128, pattern=r"[\w\s+=,.@-]+"),
+    StringMember("ClientSecret", min_len=24, max_len=64, pattern=r"[\w+]+", sensitive=True),
+    IntMember("RefreshTokenValidity", min_value=0, max_value=315360000),
+    IntMember("AccessTokenValidity", min_value=1, max_value=86400),
+    IntMember("IdTokenValidity", min_value=1, max_value=86400),
+    StructMember(
+        "TokenValidityUnits",
+        tuple(StringMember(n, enum=UNITS) for n in ("AccessToken", "IdToken", "RefreshToken")),
+    ),
+    IntMember("AuthSessionValidity", min_value=3, max_value=15),
+    StringMember("PreventUserExistenceErrors", enum=("LEGACY", "ENABLED")),
+)
+AUTH_FLOWS = (
+    "ADMIN_NO_SRP_AUTH",
+    "CUSTOM_AUTH_FLOW_ONLY",
+    "USER_PASSWORD_AUTH",
+    "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+    "ALLOW_CUSTOM_AUTH",
+    "ALLOW_USER_PASSWORD_AUTH",
+    "ALLOW_USER_SRP_AUTH",
+    "ALLOW_REFRESH_TOKEN_AUTH",
+    "ALLOW_USER_AUTH",
+    "ALLOW_TOKEN_EXCHANGE_DELEGATION",
+    "ALLOW_TOKEN_EXCHANGE_IMPERSONATION",
+)
+# Members CreateUserPoolClient handles itself; every other one is kept as given.
+_CLIENT_OWN = {m.name for m in CREATE_CLIENT} | {"GenerateSecret", "ExplicitAuthFlows"}
+_CLIENT_OWN |= {"EnableTokenRevocation"}
+# Cognito's token validity limits (API Reference, CreateUserPoolClient): access and ID tokens
+# 5 minutes to 1 day, refresh tokens 60 minutes to 10 years.
+_LIMITS_S = {
+    "AccessToken": (300, 86400),
+    "IdToken": (300, 86400),
+    "RefreshToken": (3600, 315360000),
+}
+# Defaults: tokens 60 minutes, refresh tokens 30 days (units as DescribeUserPoolClient shows
+# them for a client created without any).
+_DEFAULT_VALIDITY = {"AccessToken": (60, "minutes"), "IdToken": (60, "minutes")}
+_DEFAULT_VALIDITY["RefreshToken"] = (30, "days")
+_SET_UNIT = {"AccessToken": "hours", "IdToken": "hours", "RefreshToken": "days"}
+
+
+def client_view(pool_id: str, client: app_clients.AppClient) -> dict[str, Any]:
+    """UserPoolClientType for an AppClient."""
+    extra = dict(client.extra)
+    validity = extra.pop("validity", {})
+    units = extra.pop("units", {})
+    created, modified = extra.pop("created_ms", None), extra.pop("modified_ms", None)
+    view: dict[str, Any] = {
+        "UserPoolId": pool_id,
+        "ClientName": client.name or client.id,
+        "ClientId": client.id,
+    }
+    if client.secret:
+        view["ClientSecret"] = client.secret
+    if modified is not None:
+        view["LastModifiedDate"] = date(modified)
+    if created is not None:
+        view["CreationDate"] = date(created)
+    for token, (default, unit) in _DEFAULT_VALIDITY.items():
+        view[f"{token}Validity"] = validity.get(token, default)
+        units.setdefault(token, unit)
+    view["TokenValidityUnits"] = units
+    view["ExplicitAuthFlows"] = list(client.explicit_auth_flows)
+    view["AllowedOAuthFlowsUserPoolClient"] = False
+    view["EnableTokenRevocation"] = client.enable_token_revocation
+    view["EnablePropagateAdditionalUserContextData"] = False
+    view["AuthSessionValidity"] = client.auth_session_min
+    view.update(extra)
+    return view
+
+
+class ClientOps(AdminContext):
+    """The app-client operations."""
+
+    async def create_user_pool_client(self, body: dict[str, Any]) -> bytes:
+        values = self.validate(body, CREATE_CLIENT)
+        flows = _auth_flows(body.get("ExplicitAuthFlows"))
+        generate = bool_member(body, "GenerateSecret")
+        revocation = bool_member(body, "EnableTokenRevocation")
+        pool_id = values["UserPoolId"]
+        await self.quota("CreateUserPoolClient", pool_id)
+        record = await self.pool(pool_id)
+        units = dict(values["TokenValidityUnits"] or {})
+        units = {k: v for k, v in units.items() if v is not None}
+        validity: dict[str, int] = {}
+        seconds: dict[str, int] = {}
+        for kind, (default, default_unit) in _DEFAULT_VALIDITY.items():
+            given = values[f"{kind}Validity"]
+            if given is None or (kind == "RefreshToken" and given == 0):
+                amount, unit = default, units.get(kind, default_unit)
+                if kind in units:
+                    amount = _DEFAULT_VALIDITY[kind][0] * _UNIT_S[default_unit] // _UNIT_S[unit]
+            else:
+                amount, unit = given, units.get(kind, _SET_UNIT[kind])
+            low, high = _LIMITS_S[kind]
+            if not low <= amount * _UNIT_S[unit] <= high:
+                # Message inferred: no capture of Cognito's text was found.
+                raise e.InvalidParameterException("Invalid range for kind validity.")
+            validity[kind], units[kind] = amount, unit
+            seconds[kind] = amount * _UNIT_S[unit]
+        secret = values["ClientSecret"] or (store.new_client_secret() if generate else None)
+        now_ms = await store.server_ms(self.r)
+        extra = {k: v for k, v in body.items() if k not in _CLIENT_OWN}
+        extra.update(validity=validity, units=units, created_ms=now_ms, modified_ms=now_ms)
+        client = app_clients.AppClient(
+            id=store.new_client_id(),
+            name=values["ClientName"],
+            secret=secret,
+            explicit_auth_flows=tuple(flows) if flows is not None else app_clients.DEFAULT_FLOWS,
+            access_token_s=seconds["AccessToken"],
+            id_token_s=seconds["IdToken"],
+            refresh_token_s=seconds["RefreshToken"],
+            auth_session_min=values["AuthSessionValidity"] or app_clients.DEFAULT_AUTH_SESSION_MIN,
+            enable_token_revocation=True if revocation is None else revocation,
+            extra=extra,
+        )
+        await self._change_clients(pool_id, record, lambda items: [*items, client.to_json()])
+        return dumps({"UserPoolClient": client_view(pool_id, client)})
+
+    async def describe_user_pool_client(self, body: dict[str, Any]) -> bytes:
+        values = self.validate(body, (POOL_ID, CLIENT_ID))
+        pool_id = values["UserPoolId"]
+        await self.quota("DescribeUserPoolClient", pool_id)
+        record = await self.pool(pool_id)
+        client = _client(record, values["ClientId"])
+        return dumps({"UserPoolClient": client_view(pool_id, client)})
+
+    async def list_user_pool_clients(self, body: dict[str, Any]) -> bytes:
+        values = self.validate(
+            body,
+            (
+                POOL_ID,
+                IntMember("MaxResults", min_value=1, max_value=60),
+                StringMember("NextToken", min_len=1, max_len=131072, pattern=r"[\S]+"),
+            ),
+        )
+        pool_id = values["UserPoolId"]
+        after = _page(values["NextToken"])
+        await self.quota("ListUserPoolClients", pool_id)
+        record = await self.pool(pool_id)
+        ids = list(app_clients.parse(orjson.loads(record.get("clients") or "[]")).values())
+        if after and after not in {c.id for c in ids}:
+            raise e.InvalidParameterException("Invalid pagination token.")
+        start = next((i + 1 for i, c in enumerate(ids) if c.id == after), 0)
+        page = ids[start : start + (values["MaxResults"] or 60)]
+        answer: dict[str, Any] = {
+            "UserPoolClients": [
+                {"ClientId": c.id, "UserPoolId": pool_id, "ClientName": c.name or c.id}
+                for c in page
+            ]
+        }
+        if page and start + len(page) < len(ids):
+            answer["NextToken"] = _token(page[-1].id)
+        return dumps(answer)
+
+    async def delete_user_pool_client(self, body: dict[str, Any]) -> bytes:
+        values = self.validate(body, (POOL_ID, CLIENT_ID))
+        pool_id, client_id = values["UserPoolId"], values["ClientId"]
+        await self.quota("DeleteUserPoolClient", pool_id)
+        record = await self.pool(pool_id)
+        _client(record, client_id)
+
+        def without(items: list[Any]) -> list[Any]:
+            return [c for c in items if (c if isinstance(c, str) else c.get("id")) != client_id]
+
+        await self._change_clients(pool_id, record, without)
+        return b"{}"
+
+    async def _change_clients(self, pool_id: str, record: dict[str, str], change: Any) -> None:
+        """Compare-and-set the pool's clients list, reading again when another write won."""
+        for _ in range(20):
+            old = record.get("clients") or "[]"
+            new = orjson.dumps(change(orjson.loads(old))).decode()
+            if await store.swap_clients(self.r, pool_id, old, new):
+                return
+            record = await self.pool(pool_id)
+            if record.get("clients") is None:
+                continue
+        raise e.InternalErrorException()
+
+
+def _client(record: dict[str, str], client_id: str) -> app_clients.AppClient:
+    found = app_clients.parse(orjson.loads(record.get("clients") or "[]")).get(client_id)
+    if found is None:
+        raise e.ResourceNotFoundException(f"User pool client {client_id} does not exist.")
+    return found
+
+
+def _auth_flows(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(f, str) for f in value):
+        raise e.SerializationException("Expected list of strings for ExplicitAuthFlows")
+    bad = [f for f in value if f not in AUTH_FLOWS]
+    if bad:
+        raise e.InvalidParameterException(
+            f"1 validation error detected: Value '[{', '.join(value)}]' at 'explicitAuthFlows' "
+            "failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy "
+            f"enum value set: [{', '.join(AUTH_FLOWS)}]]"
+        )
+    return list(value)
