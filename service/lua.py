@@ -64,7 +64,7 @@ ADD_DEVICE = load("add_device", "_devices")
 REVOKE_ORIGIN = load("revoke_origin")
 ISSUE_REFRESH = load("issue_refresh")
 # The seeder's one write per user (service/seeding.py) and the device importer's per device
-# (service/devices_io.py).
+# (service/devices_import.py).
 SEED_USER = load("seed_user", "_devices")
 IMPORT_DEVICE = load("import_device", "_devices")
 SET_PASSWORD = load("set_password")
