@@ -66,6 +66,7 @@ class Plan:
     paced_rate: float  # req/s offered in all by the paced mode
     user_rate_per_s: float
     user_burst: int
+    route_cache_size: int  # ROUTE_CACHE_SIZE of the service under test (0: its default)
     # The throttle mode on a service of its own with this rate and burst (0: on the same service
     # as the other modes, with --user-rate and --user-burst).
     throttle_user_rate_per_s: float
@@ -132,6 +133,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
         paced_rate=args.paced_rate,
         user_rate_per_s=args.user_rate,
         user_burst=args.user_burst,
+        route_cache_size=args.route_cache_size,
         throttle_user_rate_per_s=args.throttle_user_rate,
         throttle_user_burst=args.throttle_user_burst,
         soak_s=args.soak,
@@ -239,6 +241,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="USER_RATE_PER_S for the service under test (1000)",
     )
     p.add_argument("--user-burst", type=int, default=1000, help="USER_BURST (1000)")
+    p.add_argument(
+        "--route-cache-size",
+        type=int,
+        default=0,
+        help="ROUTE_CACHE_SIZE of the service under test; 0: the service's default (0)",
+    )
     p.add_argument(
         "--throttle-user-rate",
         type=float,

@@ -349,7 +349,9 @@ def _head(results: dict[str, Any]) -> list[str]:
         f"{plan['duration_s']:g} s warm/baseline, {plan['short_s']:g} s throttle/cold, "
         f"{plan['warmup_s']:g} s warm-up; {plan['users']} users x {plan['devices']} devices, "
         f"{plan['cold_tokens']} cold tokens; USER_RATE_PER_S={plan['user_rate_per_s']:g}, "
-        f"USER_BURST={plan['user_burst']}; whole run {results['seconds']} s",
+        f"USER_BURST={plan['user_burst']}"
+        + (f", ROUTE_CACHE_SIZE={plan['route_cache_size']}" if plan.get("route_cache_size") else "")
+        + f"; whole run {results['seconds']} s",
     ]
 
 

@@ -57,6 +57,8 @@ class Bench:
             "LOG_LEVEL": "WARNING",
             "ACCESS_LOG": "0",
         }
+        if plan.route_cache_size:
+            self.service_env["ROUTE_CACHE_SIZE"] = str(plan.route_cache_size)
         self.settings = Settings.from_env(self.service_env)
         self.seed: seed.Seed | None = None
         self.proxy_info: dict[str, Any] = {}
