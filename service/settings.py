@@ -310,9 +310,9 @@ class Settings:
         "ROUTE_CACHE_SIZE",
         _positive_int,
         default=16384,
-        doc="tokens each worker remembers the Redis slot of (about 1.6 KB each; a token it "
-        "does not remember costs about 6 µs more per request: size it to the distinct tokens "
-        "a worker sees)",
+        doc="tokens each worker remembers the Redis slot of (about 1.6 KB each; a request "
+        "with a token it does not remember costs up to about 20 µs more of its CPU: size it to "
+        "the distinct tokens a worker sees)",
     )
     # Tokens of pools that trust outside keys carry another clock's iat: a sign-out also
     # revokes those issued up to this long after it (see get_device.lua).
