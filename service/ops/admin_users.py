@@ -10,10 +10,6 @@ device calls see every confirmed device, remembered or not, with the `dev:*` att
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import re
 import unicodedata
 import uuid
@@ -22,7 +18,7 @@ from typing import Any
 import orjson
 
 from .. import errors as e
-from .. import passwords, store
+from .. import page_tokens, passwords, store
 from ..devices import device_from_hash
 from ..validation import IntMember, StringMember
 from .admin import POOL_ID, USERNAME, AdminContext, bool_member, date, dumps, refusals
@@ -271,7 +267,9 @@ class UserOps(AdminContext):
         )
         start = 0
         if values["PaginationToken"] is not None:
-            after = _open_token(secret, user, values["PaginationToken"])
+            token = values["PaginationToken"]
+            after_ms, after_key = page_tokens.open_(secret, _page_scope(user), token)
+            after = (-after_ms, after_key)
             start = next(
                 (
                     i
@@ -285,36 +283,12 @@ class UserOps(AdminContext):
         answer: dict[str, Any] = {"Devices": [self._device(user, d) for d in page]}
         if page and start + len(page) < len(devices):
             last = page[-1]
-            answer["PaginationToken"] = _page_token(
-                secret, user, int(last.get("create_ms") or 0), last["key"]
+            answer["PaginationToken"] = page_tokens.seal(
+                secret, _page_scope(user), int(last.get("create_ms") or 0), last["key"]
             )
         return dumps(answer)
 
 
-def _mac(secret: bytes, user: store.User, payload: str) -> bytes:
-    message = f"admin:{user.pool_id}:{user.gen}:{user.username}:{payload}".encode()
-    return hmac.new(secret, message, hashlib.sha256).digest()[:16]
-
-
-def _page_token(secret: bytes, user: store.User, after_ms: int, after_key: str) -> str:
-    """An opaque page boundary for this user only, signed with the pool's secret."""
-    payload = base64.urlsafe_b64encode(orjson.dumps([after_ms, after_key])).decode().rstrip("=")
-    mac = base64.urlsafe_b64encode(_mac(secret, user, payload)).decode().rstrip("=")
-    return f"{payload}.{mac}"
-
-
-def _open_token(secret: bytes, user: store.User, token: str) -> tuple[int, str]:
-    invalid = e.InvalidParameterException("Invalid pagination token.")
-    payload, _, mac = token.partition(".")
-    try:
-        given = base64.urlsafe_b64decode(mac + "=" * (-len(mac) % 4))
-        if not hmac.compare_digest(given, _mac(secret, user, payload)):
-            raise invalid
-        after_ms, after_key = orjson.loads(
-            base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-        )
-    except (binascii.Error, ValueError, TypeError):
-        raise invalid from None
-    if not isinstance(after_ms, int) or not isinstance(after_key, str):
-        raise invalid
-    return -after_ms, after_key
+def _page_scope(user: store.User) -> str:
+    """Pagination tokens of the admin's list of a user's devices (not the user's own list)."""
+    return f"admin:{user.pool_id}:{user.gen}:{user.username}"

@@ -3,17 +3,13 @@ UpdateDeviceStatus, ForgetDevice, ConfirmDevice)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import orjson
 
 from .. import errors as e
-from .. import lua
+from .. import lua, page_tokens
 from ..cache import BoundedCache
 from ..devices import user_device_object
 from ..session import Refusal, Route, TokenOperation
@@ -114,7 +110,7 @@ class ListDevices(TokenOperation):
                 values[HELD] = held
                 return (limit, "", "", route.user_keys.base, held[0])
             return (limit, "", "", route.user_keys.base, "")
-        after_ms, after_key = _open_page_token(route, page_token)
+        after_ms, after_key = page_tokens.open_(route.pool.secret, _page_scope(route), page_token)
         return (limit, after_ms, after_key, route.user_keys.base, "")
 
     def answer(self, reply: list[Any], route: Route, values: dict[str, Any]) -> bytes:
@@ -127,7 +123,9 @@ class ListDevices(TokenOperation):
         body = b'{"Devices":[' + b",".join(_fragment(d) for d in devices) + b"]"
         if more and devices:
             last = devices[-1]
-            token = _page_token(route, int(last[4] or 0), last[0].decode())
+            token = page_tokens.seal(
+                route.pool.secret, _page_scope(route), int(last[4] or 0), last[0].decode()
+            )
             body += b',"PaginationToken":' + orjson.dumps(token)
         body += b"}"
         if not more and values["PaginationToken"] is None:
@@ -155,35 +153,9 @@ class PageCache(dict[str, tuple[bytes, int, bytes]]):
         self[key] = entry
 
 
-def _page_mac(route: Route, payload: str) -> bytes:
-    message = f"{route.pool.id}:{route.pool.gen}:{route.username}:{payload}".encode()
-    return hmac.new(route.pool.secret, message, hashlib.sha256).digest()[:16]
-
-
-def _page_token(route: Route, after_ms: int, after_key: str) -> str:
-    """An opaque page boundary, valid only for this user: the last device's creation time and
-    key, signed with the pool's secret (so it cannot be forged, altered or replayed by another
-    user)."""
-    payload = base64.urlsafe_b64encode(orjson.dumps([after_ms, after_key])).decode().rstrip("=")
-    mac = base64.urlsafe_b64encode(_page_mac(route, payload)).decode().rstrip("=")
-    return f"{payload}.{mac}"
-
-
-def _open_page_token(route: Route, token: str) -> tuple[int, str]:
-    invalid = e.InvalidParameterException("Invalid pagination token.")
-    payload, _, mac = token.partition(".")
-    try:
-        given = base64.urlsafe_b64decode(mac + "=" * (-len(mac) % 4))
-        if not hmac.compare_digest(given, _page_mac(route, payload)):
-            raise invalid
-        after_ms, after_key = orjson.loads(
-            base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-        )
-    except (binascii.Error, ValueError, TypeError):
-        raise invalid from None
-    if not isinstance(after_ms, int) or not isinstance(after_key, str):
-        raise invalid
-    return after_ms, after_key
+def _page_scope(route: Route) -> str:
+    """Pagination tokens of the user's own list: valid only for this user."""
+    return f"{route.pool.id}:{route.pool.gen}:{route.username}"
 
 
 class UpdateDeviceStatus(TokenOperation):
