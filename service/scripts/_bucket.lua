@@ -4,7 +4,7 @@
 -- take_token(tokens, ts_us, rate, burst, now_us): a bucket that held `tokens` at `ts_us`
 -- (strings from Redis, or nil for a new, full bucket) refills at `rate` tokens per second up
 -- to `burst`; take one token if there is one. Returns the tokens left and whether one was
--- taken. The caller stores the tokens left with now_us.
+-- taken. The caller stores the tokens left with now_us (spend() below does both).
 local function take_token(tokens, ts_us, rate, burst, now_us)
   tokens = tonumber(tokens)
   ts_us = tonumber(ts_us)
@@ -19,5 +19,14 @@ local function take_token(tokens, ts_us, rate, burst, now_us)
     return tokens - 1, true
   end
   return tokens, false
+end
+
+-- spend(key, tokens_field, ts_field, tokens, ts_us, rate, burst, now_us): take_token() on the
+-- bucket kept in hash `key`'s two fields (their values as read passed in), storing what is
+-- left. Returns whether a token was taken.
+local function spend(key, tokens_field, ts_field, tokens, ts_us, rate, burst, now_us)
+  local left, taken = take_token(tokens, ts_us, rate, burst, now_us)
+  redis.call('HSET', key, tokens_field, left, ts_field, now_us)
+  return taken
 end
 

@@ -97,12 +97,10 @@ local function session()
     return {'REVOKED'}
   end
 
-  if bucket ~= '' then
-    local left, taken = take_token(u[6], u[7], tonumber(ARGV[2]), tonumber(ARGV[3]), now_us)
-    redis.call('HSET', KEYS[2], tokens_field, left, ts_field, now_us)
-    if not taken then
-      return {'THROTTLED'}
-    end
+  if bucket ~= '' and
+      not spend(KEYS[2], tokens_field, ts_field, u[6], u[7], tonumber(ARGV[2]), tonumber(ARGV[3]),
+        now_us) then
+    return {'THROTTLED'}
   end
 
   -- Only "1" is enabled, and only the statuses that may hold tokens pass: anything else,

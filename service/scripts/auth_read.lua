@@ -62,12 +62,10 @@ if ARGV[4] == '1' then
   -- Kept (with its TTL) as used, so a replay is told so rather than "expired".
   redis.call('HSET', KEYS[3], 'used', '1')
 end
-if bucket ~= '' then
-  local left, taken = take_token(u[7], u[8], tonumber(ARGV[2]), tonumber(ARGV[3]), now_us)
-  redis.call('HSET', KEYS[1], tokens_field, left, ts_field, now_us)
-  if not taken then
-    return {'THROTTLED'}
-  end
+if bucket ~= '' and
+    not spend(KEYS[1], tokens_field, ts_field, u[7], u[8], tonumber(ARGV[2]), tonumber(ARGV[3]),
+      now_us) then
+  return {'THROTTLED'}
 end
 if u[3] ~= '1' then
   return {'DISABLED'}
