@@ -17,17 +17,18 @@ function now_s()
   return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) / 1e9
 end
 
-local HEADERS = {
-  ["Content-Type"] = "application/x-amz-json-1.1",
-  ["X-Amz-Target"] = "AWSCognitoIdentityProviderService.GetDevice",
-}
+-- One raw HTTP request of an operation (AWS JSON 1.1 on POST /), its body already JSON.
+function api_request(operation, body)
+  local headers = {
+    ["Content-Type"] = "application/x-amz-json-1.1",
+    ["X-Amz-Target"] = "AWSCognitoIdentityProviderService." .. operation,
+  }
+  return wrk.format("POST", "/", headers, body)
+end
 
 -- One raw HTTP request for GetDevice(token, device).
 function get_device(token, device)
-  local body = '{"AccessToken":"' .. token .. '","DeviceKey":"' .. device .. '"}'
-  local headers = {}
-  for k, v in pairs(HEADERS) do headers[k] = v end
-  return wrk.format("POST", "/", headers, body)
+  return api_request("GetDevice", '{"AccessToken":"' .. token .. '","DeviceKey":"' .. device .. '"}')
 end
 
 -- The rows of a tab-separated file, each a list of fields.
@@ -47,6 +48,29 @@ counts = {}
 t_first = 0
 t_last = 0
 sent = 0 -- requests sent, answered or not (wrk does not count those still in flight at the end)
+
+-- Counts a request as sent (and when the first went) and returns it: every request() does.
+function sending(req)
+  if t_first == 0 then t_first = now_s() end
+  sent = sent + 1
+  return req
+end
+
+-- One of the prepared requests `reqs`, at random: the request() of the replaying modes.
+function send_random(reqs)
+  return sending(reqs[math.random(#reqs)])
+end
+
+-- One request from one of `lists`, picked with the percentages `pcts` (the last list takes
+-- what they leave), then one of its requests at random.
+function send_weighted(lists, pcts)
+  local roll, bound = math.random(100), 0
+  for i, pct in ipairs(pcts) do
+    bound = bound + pct
+    if roll <= bound then return send_random(lists[i]) end
+  end
+  return send_random(lists[#lists])
+end
 
 function response(status, headers, body)
   local key = "OK"

@@ -7,6 +7,7 @@ dofile(dir .. "ops.lua")
 
 local gets, lists, updates = {}, {}, {}
 local get_pct, list_pct = 60, 30
+local choices, pcts
 
 function init(args)
   local seen = {}
@@ -20,20 +21,10 @@ function init(args)
   end
   get_pct = tonumber(args[2]) or get_pct
   list_pct = tonumber(args[3]) or list_pct
+  choices, pcts = { gets, lists, updates }, { get_pct, list_pct }
   math.randomseed(5000 + (id or 1))
 end
 
 function request()
-  if t_first == 0 then t_first = now_s() end
-  sent = sent + 1
-  local roll = math.random(100)
-  local list
-  if roll <= get_pct then
-    list = gets
-  elseif roll <= get_pct + list_pct then
-    list = lists
-  else
-    list = updates
-  end
-  return list[math.random(#list)]
+  return send_weighted(choices, pcts)
 end

@@ -1,13 +1,7 @@
 -- ops.lua: requests for the access-token operations besides GetDevice (common.lua's
 -- get_device). Loaded by the modes' scripts after common.lua.
 
-local function call(operation, body)
-  local headers = {
-    ["Content-Type"] = "application/x-amz-json-1.1",
-    ["X-Amz-Target"] = "AWSCognitoIdentityProviderService." .. operation,
-  }
-  return wrk.format("POST", "/", headers, body)
-end
+local call = api_request
 
 -- One page of up to 60 devices (what Amplify's fetchDevices asks for).
 function list_devices(token)

@@ -22,7 +22,5 @@ function delay()
 end
 
 function request()
-  if t_first == 0 then t_first = now_s() end
-  sent = sent + 1
-  return reqs[math.random(#reqs)]
+  return send_random(reqs)
 end

@@ -8,11 +8,6 @@ dofile(dir .. "common.lua")
 
 local reqs = {}
 
-local HEADERS = {
-  ["Content-Type"] = "application/x-amz-json-1.1",
-  ["X-Amz-Target"] = "AWSCognitoIdentityProviderService.InitiateAuth",
-}
-
 local BUILD = {
   password = function(row)
     return '{"AuthFlow":"USER_PASSWORD_AUTH","ClientId":"' .. row[2]
@@ -27,15 +22,11 @@ local BUILD = {
 function init(args)
   local build = BUILD[args[2]] or error("unknown sign-in " .. tostring(args[2]))
   for _, row in ipairs(load_rows(args[1])) do
-    local headers = {}
-    for k, v in pairs(HEADERS) do headers[k] = v end
-    reqs[#reqs + 1] = wrk.format("POST", "/", headers, build(row))
+    reqs[#reqs + 1] = api_request("InitiateAuth", build(row))
   end
   math.randomseed(2000 + (id or 1))
 end
 
 function request()
-  if t_first == 0 then t_first = now_s() end
-  sent = sent + 1
-  return reqs[math.random(#reqs)]
+  return send_random(reqs)
 end

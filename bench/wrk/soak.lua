@@ -6,6 +6,7 @@ dofile(dir .. "common.lua")
 
 local by_kind = { valid = {}, invalid = {}, throttled = {} }
 local valid_pct, invalid_pct = 80, 10
+local choices, pcts
 
 function init(args)
   for _, row in ipairs(load_rows(args[1])) do
@@ -14,20 +15,11 @@ function init(args)
   end
   valid_pct = tonumber(args[2]) or valid_pct
   invalid_pct = tonumber(args[3]) or invalid_pct
+  choices = { by_kind.valid, by_kind.invalid, by_kind.throttled }
+  pcts = { valid_pct, invalid_pct }
   math.randomseed(2000 + (id or 1))
 end
 
 function request()
-  if t_first == 0 then t_first = now_s() end
-  sent = sent + 1
-  local roll = math.random(100)
-  local list
-  if roll <= valid_pct then
-    list = by_kind.valid
-  elseif roll <= valid_pct + invalid_pct then
-    list = by_kind.invalid
-  else
-    list = by_kind.throttled
-  end
-  return list[math.random(#list)]
+  return send_weighted(choices, pcts)
 end

@@ -11,7 +11,5 @@ function init(args)
 end
 
 function request()
-  if t_first == 0 then t_first = now_s() end
-  sent = sent + 1
-  return req
+  return sending(req)
 end

@@ -12,7 +12,5 @@ function init(args)
 end
 
 function request()
-  if t_first == 0 then t_first = now_s() end
-  sent = sent + 1
-  return reqs[math.random(#reqs)]
+  return send_random(reqs)
 end
