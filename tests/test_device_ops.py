@@ -20,8 +20,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
-import botocore.config
 import pytest
 import redis
 from botocore.exceptions import ClientError
@@ -33,6 +31,7 @@ from tests.conftest import (
     Admin,
     LiveServer,
     RedisServer,
+    boto_client,
     flush,
     make_settings,
 )
@@ -140,23 +139,9 @@ def make_pool(admin: Admin, pool_id: str, **kw: Any) -> dict[str, str]:
     return record
 
 
-def one_try_client(url: str) -> Any:
-    """A boto3 client that sends each call once. conftest's boto_client sets retries'
-    `max_attempts` to 1, which botocore reads as one *retry*: a throttled write would be sent
-    twice, and a write that took effect before its refusal would show its second answer."""
-    return boto3.client(
-        "cognito-idp",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=botocore.config.Config(retries={"total_max_attempts": 1}),
-    )
-
-
 @pytest.fixture
 def cognito(live: LiveServer) -> Iterator[Any]:
-    client = one_try_client(live.url)
+    client = boto_client(live.url)
     yield client
     client.close()  # no kept-alive connection outlives the test
 
@@ -175,7 +160,7 @@ def roomy(roomy_server: LiveServer, clean_redis: None) -> Iterator[tuple[LiveSer
     """(roomy server, admin for it, boto3 client), on a flushed database."""
     helper = Admin(roomy_server.settings, roomy_server)
     helper.wait_pools()
-    client = one_try_client(roomy_server.url)
+    client = boto_client(roomy_server.url)
     yield roomy_server, helper, client
     client.close()
     helper.redis.close()
@@ -636,7 +621,7 @@ def test_device_tracking_turned_off_reaches_warm_tokens(cognito: Any, admin: Adm
 
 def test_reads_and_writes_are_separate_buckets(live_factory: Any) -> None:
     server, admin = live_factory(user_rate_per_s=0.001, user_burst=2)
-    cognito = one_try_client(server.url)
+    cognito = boto_client(server.url)
     user, device, token = admin.user_with_device("wade")
     spare = admin.add_device(user, confirmed=False)
     throttled = ("TooManyRequestsException", "Too many requests")
@@ -673,7 +658,7 @@ def _starved_pool(live_factory: Any) -> tuple[Any, Admin, store.User, str, str, 
     )
     user, device, token = admin.user_with_device("yara")
     spare = admin.add_device(user, confirmed=False)
-    return one_try_client(server.url), admin, user, device, spare, token
+    return boto_client(server.url), admin, user, device, spare, token
 
 
 def _pool_throttled_writes(cognito: Any, device: str, spare: str, token: str) -> None:
@@ -863,7 +848,7 @@ def test_wrong_json_types(
     _, device, token = admin.user_with_device("abby")
     full = {"AccessToken": token, "DeviceKey": device, "Token": "x", "ClientId": "abc", **body}
     assert_cognito_error(op(live.url, name, full), "SerializationException", message, 400)
-    assert listed_keys(one_try_client(live.url), token) == [device]
+    assert listed_keys(boto_client(live.url), token) == [device]
 
 
 # -- RevokeToken's own errors and 200s ---------------------------------------------------------
@@ -1218,7 +1203,7 @@ def counted() -> Iterator[tuple[LiveServer, Admin, CommandLog]]:
 
 def test_a_warm_call_is_one_evalsha(counted: tuple[LiveServer, Admin, CommandLog]) -> None:
     live, admin, log = counted
-    cognito = one_try_client(live.url)
+    cognito = boto_client(live.url)
     user = admin.create_user("walt")
     devices = [admin.add_device(user) for _ in range(3)]
     spares = [admin.add_device(user, confirmed=False) for _ in range(2)]

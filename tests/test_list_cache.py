@@ -22,9 +22,9 @@ from service import devices_io, seeding, store
 from service.app import API
 from service.ops import devices as device_ops
 from tests.auth_helpers import PASSWORD, default_client, user_with_password
-from tests.conftest import Admin, LiveServer
+from tests.conftest import Admin, LiveServer, boto_client
 from tests.helpers_tokens import TARGET_PREFIX, call
-from tests.test_device_ops import VERIFIER, body_of, listed_keys, one_try_client
+from tests.test_device_ops import VERIFIER, body_of, listed_keys
 
 POOL = "us-east-1_LocalPool"
 ELSEWHERE = "192.0.2.1"  # a device's last_ip that no request of these tests comes from
@@ -35,7 +35,7 @@ Change = Callable[[Any, str, str], object]
 
 @pytest.fixture
 def cognito(live: LiveServer) -> Iterator[Any]:
-    client = one_try_client(live.url)
+    client = boto_client(live.url)
     yield client
     client.close()
 
