@@ -67,7 +67,8 @@ def pool_bucket(pool_id: str, category: str) -> str:
 
 
 def user_base(pool_id: str, gen: str, username: str) -> str:
-    return f"{user_prefix(pool_id, gen)}{len(username)}:{username}}}"
+    # user_prefix(pool_id, gen) + ..., written out: this runs on every miss of the route cache.
+    return f"{PREFIX}user:{{{pool_id}:{gen}:{len(username)}:{username}}}"
 
 
 def user_prefix(pool_id: str, gen: str) -> str:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,6 +129,26 @@ def _secret(record: Mapping[str, str], pool_id: str, gen: str) -> bytes:
     return hashlib.sha256(f"cgd-pool-secret:{pool_id}:{gen}:{record['issuer']}".encode()).digest()
 
 
+def token_header(kid: str) -> str:
+    """The base64url header of an access token signed with `kid`: Cognito's, byte for byte."""
+    return _b64url(orjson.dumps({"kid": kid, "alg": "RS256"}))
+
+
+def _b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _by_header(pools: Iterable[Pool]) -> dict[str, Pool]:
+    """token header -> pool, for each key of each pool; a key two pools hold (two pools
+    trusting one JWKS) names neither: their tokens are placed by their issuer instead."""
+    found: dict[str, Pool | None] = {}
+    for pool in pools:
+        for kid in pool.keys:
+            header = token_header(kid)
+            found[header] = pool if header not in found else None
+    return {header: pool for header, pool in found.items() if pool is not None}
+
+
 class PoolRegistry:
     """Every pool, by id and by issuer. Reloaded whole when `cgd:{pools}:version` changes."""
 
@@ -135,6 +156,9 @@ class PoolRegistry:
         self.by_id: dict[str, Pool] = {}
         self.by_issuer: dict[str, Pool] = {}
         self.by_client: dict[str, Pool] = {}  # live pools' app client ids
+        # The base64url header a pool's key signs with -> that pool (peek.py), for keys no
+        # other pool holds.
+        self.by_header: dict[str, Pool] = {}
         self.version: bytes | None = None
         self._jwks_cache: dict[str, Any] = {}
         self._client: aioredis.Redis | None = None
@@ -154,6 +178,7 @@ class PoolRegistry:
                 continue
             by_issuer[p.issuer] = p
         self.by_issuer = by_issuer
+        self.by_header = _by_header(by_issuer.values())
         self.by_client = {c: p for p in pools if not p.deleted for c in p.clients}
         for callback in self.on_change:
             callback()

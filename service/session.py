@@ -17,6 +17,7 @@ from . import metrics, pool_quota, tokens
 from .cache import BoundedCache
 from .connect import Transport
 from .keys import UserKeys
+from .peek import peek
 from .pools import Pool, PoolRegistry
 from .quotas import OPERATIONS, USER_BUCKET_FIELDS
 from .settings import Settings
@@ -28,6 +29,7 @@ from .validation import Member, validate
 # pools change. About 1.6 KB per token: ~26 MB per worker by default.
 # What the session passes when it stores nothing (store=0): exp, iat, ojti, sub, max_ttl.
 _NO_STORE = ("", "", "", "", "")
+_WARM_ARGS = (0, 0, *_NO_STORE)
 
 Refusal = tuple[type[e.CognitoError], str]
 
@@ -66,14 +68,16 @@ class Route:
     def __init__(self, pool: Pool, username: str, token: str, skew_ms: int) -> None:
         self.pool = pool
         self.username = username
-        self.user_keys = UserKeys(pool.id, pool.gen, username)
-        self.claims_key = self.user_keys.claims(tokens.digest(token))
+        self.user_keys = uk = UserKeys(pool.id, pool.gen, username)
+        self.claims_key = uk.claims(tokens.digest(token))
         self.skew_ms = skew_ms if pool.external else 0
-        uk = self.user_keys
         # Built once per token, not per request: the session's keys, and its arguments after
-        # the bucket's when the claims are cached (skew, store=0, nothing to store).
+        # the bucket's when the claims are cached (skew, store=0, nothing to store); those
+        # are one shared tuple for the pool's own tokens.
         self.session_keys: tuple[str, ...] = (self.claims_key, uk.base, uk.revoked)
-        self.warm_args: tuple[Any, ...] = (self.skew_ms, 0, *_NO_STORE)
+        self.warm_args: tuple[Any, ...] = (
+            (self.skew_ms, 0, *_NO_STORE) if self.skew_ms else _WARM_ARGS
+        )
 
 
 class RouteCache(BoundedCache[str, Route]):
@@ -130,11 +134,23 @@ class TokenStep:
     async def run(
         self, operation: TokenOperation, head: tuple[Any, ...], body: dict[str, Any]
     ) -> bytes:
-        values = validate(body, operation.shape, known=self.routes)
-        token = values.get("AccessToken")
+        token: str | None = body.get("AccessToken")
+        route = self.routes.get(token) if isinstance(token, str) else None
+        # A token the cache holds was verified, so it matched its pattern: skip the match.
+        known: tuple[str, ...] = () if token is None or route is None else (token,)
+        values = validate(body, operation.shape, known=known)
+        token = values["AccessToken"]
         if token is None:
             raise e.NotAuthorizedException(e.INVALID_TOKEN)
-        route = self.routes.get(token) or await self._route_caught_up(token, operation)
+        routed = route is not None
+        if route is None:
+            try:
+                route = self._route(token, operation)
+            except tokens.UnknownSigner:
+                # Perhaps a pool, key or client made a moment ago: catch up once, then decide.
+                if not await self.registry.catch_up():
+                    raise
+                route = self._route(token, operation)
         pool_limited = self.settings.pool_rate_limit
         if pool_limited and operation.writes:
             # A write the pool-wide quota refuses must change nothing: the session alone runs
@@ -160,7 +176,7 @@ class TokenStep:
                 reply, route = await self._store(operation, head, token, route, values, 1)
             else:
                 recorder.cache_hits += 1
-                if token not in self.routes:
+                if not routed:
                     self.routes.put(token, route)
         if reply[0] == b"OK":
             if pool_limited and not operation.writes:
@@ -232,7 +248,7 @@ class TokenStep:
         return cls(message)
 
     def _route(self, token: str, operation: TokenOperation) -> Route:
-        peeked = tokens.peek(token, self.registry)
+        peeked = peek(token, self.registry)
         if peeked is None:
             # Not even shaped like one of our pools' tokens: full verification says why.
             tokens.verify(token, self.registry)
@@ -242,15 +258,6 @@ class TokenStep:
             # Verify before answering anything about the pool.
             _check_pool(tokens.verify(token, self.registry).pool, operation)
         return Route(pool, username, token, self._skew_ms)
-
-    async def _route_caught_up(self, token: str, operation: TokenOperation) -> Route:
-        try:
-            return self._route(token, operation)
-        except tokens.UnknownSigner:
-            # Perhaps a pool, key or client made a moment ago: catch up once, then decide.
-            if not await self.registry.catch_up():
-                raise
-            return self._route(token, operation)
 
     async def _verify(self, token: str) -> tokens.Claims:
         try:

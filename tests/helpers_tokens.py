@@ -19,6 +19,7 @@ import redis
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.hashes import SHA256
+from jose import jwk
 
 from service import keys
 
@@ -176,6 +177,20 @@ def with_payload(token: str, **changes: Any) -> str:
 
 def new_rsa_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def new_jose_keys() -> tuple[Any, Any]:
+    """A new RSA key as python-jose keys: (public, private), both for RS256."""
+    key = new_rsa_key()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return jwk.construct(public, "RS256"), jwk.construct(pem, "RS256")
 
 
 def _raw(value: bytes | str) -> bytes:

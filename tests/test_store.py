@@ -232,6 +232,8 @@ def test_keys_use_one_prefix_and_the_documented_layout() -> None:
         "cgd:user:{us-east-1_P:0a1b:1:U}:refresh",
     )
     assert k.device("us-east-1_d") == "cgd:user:{us-east-1_P:0a1b:1:U}:device:us-east-1_d"
+    # user_base writes user_prefix out (it runs on every route-cache miss): the same text.
+    assert k.base.startswith(keys.user_prefix("us-east-1_P", "0a1b"))
     # Cached claims: a short suffix, and no index (every active user has one per token).
     assert k.claims("abc") == "cgd:user:{us-east-1_P:0a1b:1:U}:c:abc"
     # Every pool record, the id set, the issuer index and the version share one slot, so a

@@ -34,6 +34,7 @@ from tests.helpers_tokens import (
     claims_keys,
     forge,
     get_device,
+    new_jose_keys,
     new_rsa_key,
     private_key_of_pool,
     public_pem_of_pool,
@@ -488,25 +489,17 @@ class Signer:
 
 @pytest.fixture(scope="module")
 def signer() -> Signer:
-    key = new_rsa_key()
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
+    public, private = new_jose_keys()
     pool = Pool(
         id="eu-west-1_Unit",
         issuer="https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Unit",
         region="eu-west-1",
         clients=frozenset({"client-1"}),
-        keys={"kid-1": jwk.construct(public, "RS256")},
+        keys={"kid-1": public},
     )
     registry = PoolRegistry()
     registry.replace([pool])
-    return Signer(pool, registry, "kid-1", jwk.construct(pem, "RS256"))
+    return Signer(pool, registry, "kid-1", private)
 
 
 def test_issue_claim_order_and_header(signer: Signer) -> None:
@@ -657,15 +650,6 @@ def test_verify_never_parses_keys(signer: Signer, monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr(jwk, "construct", refuse)
     assert tokens.verify(token, signer.registry).sub == "sub-1"
-
-
-def test_peek_trusts_nothing_but_finds_the_slot(signer: Signer) -> None:
-    token = signer.issue()
-    assert tokens.peek(token, signer.registry) == (signer.pool, "alice")
-    assert tokens.peek("a.b", signer.registry) is None
-    assert tokens.peek(with_payload(token, iss="https://elsewhere"), signer.registry) is None
-    assert tokens.peek(with_payload(token, username=""), signer.registry) is None
-    assert tokens.peek(with_payload(token, username=5), signer.registry) is None
 
 
 def test_digest_covers_the_whole_token(signer: Signer) -> None:

@@ -4,7 +4,10 @@ installed botocore model so they cannot drift."""
 from __future__ import annotations
 
 import gzip
+import importlib
 import json
+import pkgutil
+import random
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +15,10 @@ import botocore
 import pytest
 from botocore.exceptions import ClientError
 
+from service import ops, validation
 from service.errors import InvalidParameterException, SerializationException
-from service.validation import GET_DEVICE_INPUT, validate
+from service.ops.devices import ACCESS_TOKEN as ACCESS_TOKEN_MEMBER
+from service.validation import GET_DEVICE_INPUT, StringMember, StructMember, validate
 from tests.conftest import Admin, LiveServer
 from tests.helpers_tokens import assert_boto_error, assert_cognito_error, call
 
@@ -231,3 +236,57 @@ def test_the_model_still_says_what_the_reference_says() -> None:
     assert model["operations"]["GetDevice"]["authtype"] == "none"
     assert shapes["DeviceKeyType"]["pattern"] == KEY_PATTERN
     assert shapes["TokenModelType"]["pattern"] == TOKEN_PATTERN
+
+
+# -- the quick pattern check against the regex engine ------------------------------------------
+def _string_members() -> set[StringMember]:
+    """Every string member of every shape the service validates."""
+    found: set[StringMember] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, StringMember):
+            found.add(value)
+        elif isinstance(value, StructMember):
+            walk(value.members)
+        elif isinstance(value, tuple):
+            for item in value:
+                walk(item)
+        elif isinstance(value, type):
+            walk(getattr(value, "shape", ()))
+
+    modules = [validation]
+    for info in pkgutil.iter_modules(ops.__path__, "service.ops."):
+        modules.append(importlib.import_module(info.name))
+    for module in modules:
+        for value in vars(module).values():
+            walk(value)
+    return found
+
+
+# ASCII edge cases for every class; non-ASCII values always go through the regex engine.
+_PROBES = ["", "a", "A", "0", "-", "_", "=", ".", "+", "/", " ", "\t", "\n", "}", "]", "\\"]
+
+
+def test_one_class_patterns_are_checked_as_the_regex_engine_checks_them() -> None:
+    members = _string_members()
+    quick = [m for m in members if m.charset is not None]
+    assert ACCESS_TOKEN_MEMBER in quick  # the one this is for: matched on every route miss
+    assert len(quick) >= 5, sorted(m.pattern or "" for m in quick)
+    randomly = random.Random(7)
+    alphabet = [chr(c) for c in range(128)] + ["é", "名", "\u00a0"]
+    for member in quick:
+        assert member.regex is not None
+        values = list(_PROBES) + [chr(c) * 3 for c in range(128)]
+        values += [
+            "".join(randomly.choices(alphabet, k=randomly.randint(1, 40))) for _ in range(400)
+        ]
+        values += ["".join(randomly.choices(alphabet[48:123], k=200)) for _ in range(50)]
+        for value in values:
+            expected = member.regex.fullmatch(value) is not None
+            assert member.matches(value) == expected, (member.name, member.pattern, value)
+
+
+def test_other_patterns_use_the_regex_engine() -> None:
+    key = next(m for m in GET_DEVICE_INPUT if m.name == "DeviceKey")
+    assert key.charset is None
+    assert key.matches("us-east-1_abc") and not key.matches("us-east-1_XYZ")

@@ -1,0 +1,89 @@
+"""Where an access token's session would live, read without verifying it.
+
+Only a hint: nothing read here is trusted. A warm call needs the exact token (by digest) to
+have been verified and stored at the place found here; a wrong place is a cache miss, which
+leads to full verification and to the place the verified claims name. So a cheaper way of
+reading the same hint is always safe, and this one runs on every miss of the worker's
+token -> route cache (at scale, most requests: ROUTE_CACHE_SIZE in the README).
+
+Cognito's access tokens (and ours, which copy them) have a fixed header per signing key,
+`{"kid":"...","alg":"RS256"}`, and end with the username claim, `..."username":"alice"}`.
+The header's base64url text therefore names the pool outright, and the username is in the
+payload's last characters: decoding those alone costs a fifth of decoding and parsing the
+whole ~700-character payload. Anything else (another header, another claim order, escapes)
+is read the long way.
+"""
+
+from __future__ import annotations
+
+import binascii
+
+import orjson
+
+from .pools import Pool, PoolRegistry
+
+# Payload characters decoded to find the username: a multiple of 4 (whole base64 quanta),
+# 72 bytes, so a username of up to 58 bytes (a UUID is 36) is found in the tail.
+_TAIL_CHARS = 96
+_USERNAME_AT = b'"username":"'
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
+def peek(token: str, registry: PoolRegistry) -> tuple[Pool, str] | None:
+    """The pool and username a token claims, unverified; None if it is not shaped like one of
+    the pools' tokens (full verification then says why)."""
+    first = token.find(".")
+    second = token.find(".", first + 1)
+    if first < 0 or second < 0 or token.find(".", second + 1) >= 0:
+        return None
+    pool = registry.by_header.get(token[:first])
+    if pool is not None:
+        username = _tail_username(token, first + 1, second)
+        if username is not None:
+            return pool, username
+    return _peek_payload(token[first + 1 : second], registry)
+
+
+def _tail_username(token: str, start: int, end: int) -> str | None:
+    """The username claim when it is the payload's last member, from the payload's last
+    characters alone; None when it is not found there."""
+    # Whole base64 quanta counted from the payload's start, about _TAIL_CHARS of them.
+    start += max(0, (end - start - _TAIL_CHARS) // 4 * 4)
+    window = token[start:end]
+    try:
+        tail = binascii.a2b_base64(
+            window.encode("ascii").translate(_FROM_URLSAFE) + b"=" * (-len(window) % 4)
+        )
+    except (ValueError, binascii.Error):  # UnicodeEncodeError is a ValueError
+        return None
+    at = tail.rfind(_USERNAME_AT)
+    if at < 0 or not tail.endswith(b'"}'):
+        return None
+    raw = tail[at + len(_USERNAME_AT) : -2]
+    # A quote means the username was not the last member; a backslash, an escape that only a
+    # JSON parser reads right.
+    if not raw or b'"' in raw or b"\\" in raw:
+        return None
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        return None
+
+
+def _peek_payload(segment: str, registry: PoolRegistry) -> tuple[Pool, str] | None:
+    """The long way: decode and parse the whole payload, and find the pool by its issuer."""
+    try:
+        payload = orjson.loads(
+            binascii.a2b_base64(
+                segment.encode("ascii").translate(_FROM_URLSAFE) + b"=" * (-len(segment) % 4)
+            )
+        )
+    except (ValueError, binascii.Error):
+        return None
+    if not isinstance(payload, dict):
+        return None
+    iss, username = payload.get("iss"), payload.get("username")
+    if not isinstance(iss, str) or not isinstance(username, str) or not username:
+        return None
+    pool = registry.by_issuer.get(iss)
+    return None if pool is None else (pool, username)
