@@ -27,6 +27,9 @@ from .pools import Pool, PoolRegistry
 _TAIL_CHARS = 96
 _USERNAME_AT = b'"username":"'
 _FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+# Padding enough for any length: a2b_base64 (not strict) ignores what a complete text does not
+# need, and refuses a length no padding can complete.
+_PAD = b"=="
 
 
 def peek(token: str, registry: PoolRegistry) -> tuple[Pool, str] | None:
@@ -51,9 +54,7 @@ def _tail_username(token: str, start: int, end: int) -> str | None:
     start += max(0, (end - start - _TAIL_CHARS) // 4 * 4)
     window = token[start:end]
     try:
-        tail = binascii.a2b_base64(
-            window.encode("ascii").translate(_FROM_URLSAFE) + b"=" * (-len(window) % 4)
-        )
+        tail = binascii.a2b_base64(window.encode("ascii").translate(_FROM_URLSAFE) + _PAD)
     except (ValueError, binascii.Error):  # UnicodeEncodeError is a ValueError
         return None
     at = tail.rfind(_USERNAME_AT)
@@ -74,9 +75,7 @@ def _peek_payload(segment: str, registry: PoolRegistry) -> tuple[Pool, str] | No
     """The long way: decode and parse the whole payload, and find the pool by its issuer."""
     try:
         payload = orjson.loads(
-            binascii.a2b_base64(
-                segment.encode("ascii").translate(_FROM_URLSAFE) + b"=" * (-len(segment) % 4)
-            )
+            binascii.a2b_base64(segment.encode("ascii").translate(_FROM_URLSAFE) + _PAD)
         )
     except (ValueError, binascii.Error):
         return None

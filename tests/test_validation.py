@@ -15,7 +15,7 @@ import botocore
 import pytest
 from botocore.exceptions import ClientError
 
-from service import ops, validation
+from service import ops, store, validation
 from service.errors import InvalidParameterException, SerializationException
 from service.ops.devices import ACCESS_TOKEN as ACCESS_TOKEN_MEMBER
 from service.validation import GET_DEVICE_INPUT, StringMember, StructMember, validate
@@ -290,3 +290,45 @@ def test_other_patterns_use_the_regex_engine() -> None:
     key = next(m for m in GET_DEVICE_INPUT if m.name == "DeviceKey")
     assert key.charset is None
     assert key.matches("us-east-1_abc") and not key.matches("us-east-1_XYZ")
+
+
+def test_a_token_shaped_like_ours_still_has_its_pattern_checked(
+    live: LiveServer, admin: Admin
+) -> None:
+    # The pattern is matched only before an unverified token is judged: a token whose header
+    # and payload read as one of ours (so it is routed to Redis and misses there) must still
+    # get the validation error first, alone or with another member's.
+    _, device, token = admin.user_with_device()
+    assert call(live.url, {"AccessToken": token, "DeviceKey": device}).status == 200
+    head, payload, signature = token.split(".")
+    for bad in (f"{token}!", f"{head}.{payload}.{signature[:-4]} {signature[-3:]}", f"{token}é"):
+        assert_cognito_error(
+            call(live.url, {"AccessToken": bad, "DeviceKey": device}),
+            "InvalidParameterException",
+            detected(token_pattern()),
+            400,
+        )
+        assert_cognito_error(
+            call(live.url, {"AccessToken": bad, "DeviceKey": "abc"}),
+            "InvalidParameterException",
+            detected(key_pattern("abc"), token_pattern()),
+            400,
+        )
+    # The good token is still served (and from the route cache, unmatched).
+    assert call(live.url, {"AccessToken": token, "DeviceKey": device}).status == 200
+    # In a pool with device tracking off, the pool's own refusal comes only after the pattern.
+    admin.run(
+        lambda r: store.create_pool(r, admin.settings, "us-east-1_NoTrack", device_tracking=False)
+    )
+    admin.wait_pools()
+    admin.create_user("bob", pool_id="us-east-1_NoTrack")
+    other = admin.token("bob", pool_id="us-east-1_NoTrack")
+    assert_cognito_error(
+        call(live.url, {"AccessToken": f"{other}!", "DeviceKey": device}),
+        "InvalidParameterException",
+        detected(token_pattern()),
+        400,
+    )
+    assert call(live.url, {"AccessToken": other, "DeviceKey": device}).error[0] == (
+        "InvalidUserPoolConfigurationException"
+    )
