@@ -9,9 +9,9 @@ token -> route cache (at scale, most requests: ROUTE_CACHE_SIZE in the README).
 Cognito's access tokens (and ours, which copy them) have a fixed header per signing key,
 `{"kid":"...","alg":"RS256"}`, and end with the username claim, `..."username":"alice"}`.
 The header's base64url text therefore names the pool outright, and the username is in the
-payload's last characters: decoding those alone costs a fifth of decoding and parsing the
-whole ~700-character payload. Anything else (another header, another claim order, escapes)
-is read the long way.
+payload's last characters: decoding those alone costs less than half of decoding and parsing
+the whole ~700-character payload (1.3 µs against 2.9, measured apart). Anything else (another
+header, another claim order, escapes) is read the long way.
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ class StringMember:
         """For a pattern that is one character class repeated (`[...]+`), the ASCII characters
         the class admits: an ASCII value then matches when it is not empty and deleting them
         leaves nothing, one bytes.translate instead of the regex engine (0.4 µs against 1.2
-        for a 1 KB access token, matched on every miss of the route cache)."""
+        for a 1 KB access token)."""
         regex = self.regex
         if regex is None or _ONE_CLASS.fullmatch(regex.pattern) is None:
             return None
