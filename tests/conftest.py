@@ -78,15 +78,28 @@ class RedisServer:
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = redis.Redis.from_url(self.url)
         deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
-        client.close()
+        try:
+            while True:
+                try:
+                    client.ping()
+                    break
+                except redis.ConnectionError:
+                    code = self.proc.poll()
+                    if code is not None:
+                        raise RuntimeError(
+                            f"redis-server exited ({code}) before serving port {self.port}"
+                        ) from None
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.02)
+        except BaseException:
+            # Not left running for a later test to trip over (a ResourceWarning there).
+            self.proc.kill()
+            self.proc.wait(10)
+            self.proc = None
+            raise
+        finally:
+            client.close()
 
     def stop(self) -> None:
         if self.proc is not None:

@@ -16,11 +16,26 @@ from tests.conftest import RedisServer
 SLOTS = 16384
 
 
+def _ephemeral_low() -> int:
+    """Where the kernel's ports for outgoing connections start (32768 by default)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def cluster_port() -> int:
-    """A free port whose cluster-bus twin (port + 10000) is free too, and below 65536."""
+    """A free port whose cluster-bus twin (port + 10000) is free too, both below the kernel's
+    ephemeral range when it allows: a port in that range can be taken by any outgoing
+    connection between this check and the node's start (seen in CI: a node whose bus port
+    went meanwhile never came up)."""
     rng = random.Random()
+    highest = _ephemeral_low() - 10000 - 1
+    if highest < 21000:
+        highest = 45000
     for _ in range(200):
-        port = rng.randint(20000, 45000)
+        port = rng.randint(20000, highest)
         try:
             for candidate in (port, port + 10000):
                 with socket.socket() as s:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import http.client
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from service import connect, keys, lua
 from service.cluster import ClusterPipe
 from service.settings import Settings
 from service.transport import RedisPipe
-from tests.conftest import Admin, LiveServer, boto_client, flush, make_settings
+from tests.conftest import Admin, LiveServer, RedisServer, boto_client, flush, make_settings
 from tests.redis_cluster import RedisCluster
 
 TARGET = "AWSCognitoIdentityProviderService.GetDevice"
@@ -215,3 +216,16 @@ async def test_moved_is_followed_and_remembered(cluster: RedisCluster) -> None:
     assert await pipe.evalsha(lua.TAKE_TOKEN, [key], [1, 5]) == 1
     assert pipe._slots[slot] == owner
     await pipe.close()
+
+
+def test_a_node_that_cannot_bind_fails_fast_and_leaves_nothing_running() -> None:
+    # What the cluster fixture relies on: a node whose port was taken says so at once (not
+    # after the 10 s wait), and its process is not left for a later test to trip over.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        server = RedisServer(taken.getsockname()[1])
+        started = time.monotonic()
+        with pytest.raises(RuntimeError, match="exited"):
+            server.start()
+        assert time.monotonic() - started < 5
+        assert server.proc is None
