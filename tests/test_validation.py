@@ -270,7 +270,7 @@ _PROBES = ["", "a", "A", "0", "-", "_", "=", ".", "+", "/", " ", "\t", "\n", "}"
 def test_one_class_patterns_are_checked_as_the_regex_engine_checks_them() -> None:
     members = _string_members()
     quick = [m for m in members if m.charset is not None]
-    assert ACCESS_TOKEN_MEMBER in quick  # the one this is for: matched on every route miss
+    assert ACCESS_TOKEN_MEMBER in quick  # the one this is for: matched before every verification
     assert len(quick) >= 5, sorted(m.pattern or "" for m in quick)
     randomly = random.Random(7)
     alphabet = [chr(c) for c in range(128)] + ["é", "名", "\u00a0"]
