@@ -131,10 +131,11 @@ def _secret(record: Mapping[str, str], pool_id: str, gen: str) -> bytes:
 
 def token_header(kid: str) -> str:
     """The base64url header of an access token signed with `kid`: Cognito's, byte for byte."""
-    return _b64url(orjson.dumps({"kid": kid, "alg": "RS256"}))
+    return b64url(orjson.dumps({"kid": kid, "alg": "RS256"}))
 
 
-def _b64url(raw: bytes) -> str:
+def b64url(raw: bytes) -> str:
+    """base64url without padding, as JWTs are written."""
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 

@@ -16,7 +16,7 @@ from jose import jwk
 from jose.backends.base import Key
 
 from .errors import EXPIRED_TOKEN, INVALID_TOKEN, MISSING_SCOPE, NotAuthorizedException
-from .pools import Pool, PoolRegistry, token_header
+from .pools import Pool, PoolRegistry, b64url, token_header
 
 ADMIN_SCOPE = "aws.cognito.signin.user.admin"
 ALGORITHMS = ["RS256"]
@@ -46,10 +46,6 @@ _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 def _b64decode(part: str) -> bytes:
     return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-
-
-def _b64encode(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 def digest(token: str) -> str:
@@ -174,9 +170,9 @@ def issue(
             "username": username,
         }
     )
-    signing_input = f"{token_header(signing_kid)}.{_b64encode(orjson.dumps(claims))}"
+    signing_input = f"{token_header(signing_kid)}.{b64url(orjson.dumps(claims))}"
     signature = signing_key.sign(signing_input.encode())
-    return f"{signing_input}.{_b64encode(signature)}"
+    return f"{signing_input}.{b64url(signature)}"
 
 
 def issue_id(
@@ -213,8 +209,8 @@ def issue_id(
             "jti": str(uuid.uuid4()),
         }
     )
-    signing_input = f"{token_header(signing_kid)}.{_b64encode(orjson.dumps(claims))}"
-    return f"{signing_input}.{_b64encode(signing_key.sign(signing_input.encode()))}"
+    signing_input = f"{token_header(signing_kid)}.{b64url(orjson.dumps(claims))}"
+    return f"{signing_input}.{b64url(signing_key.sign(signing_input.encode()))}"
 
 
 @functools.lru_cache(maxsize=256)

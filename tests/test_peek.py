@@ -7,7 +7,6 @@ it does; anything else must be read the long way, never wrongly.
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any
 
@@ -17,7 +16,7 @@ import pytest
 from service import tokens
 from service.peek import peek
 from service.pools import Pool, PoolRegistry, token_header
-from tests.helpers_tokens import b64url_decode, new_jose_keys
+from tests.helpers_tokens import b64url, b64url_decode, new_jose_keys
 
 
 def _pool(name: str, public: Any, kid: str) -> Pool:
@@ -57,17 +56,13 @@ def _alice(world: tuple[PoolRegistry, Pool, Pool, Any]) -> tuple[PoolRegistry, P
     return registry, first, _issue(first, "kid-1", private, "alice")
 
 
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
 def _payload(token: str) -> dict[str, Any]:
     return json.loads(b64url_decode(token.split(".")[1]))  # type: ignore[no-any-return]
 
 
 def _with_raw_payload(token: str, payload: bytes) -> str:
     head, _, signature = token.split(".")
-    return f"{head}.{_b64(payload)}.{signature}"
+    return f"{head}.{b64url(payload)}.{signature}"
 
 
 USERNAMES = [
@@ -135,11 +130,11 @@ def test_an_unknown_header_is_placed_by_its_issuer(
     registry, first, token = _alice(world)
     _, payload, signature = token.split(".")
     for header in (b'{"alg":"RS256","kid":"kid-1"}', b'{"kid":"other","alg":"RS256"}'):
-        assert peek(f"{_b64(header)}.{payload}.{signature}", registry) == (first, "alice")
+        assert peek(f"{b64url(header)}.{payload}.{signature}", registry) == (first, "alice")
     # Neither header nor issuer known: not one of the pools' tokens.
     elsewhere = orjson.dumps({"iss": "https://elsewhere", "username": "alice"})
-    other = _b64(b'{"kid":"other","alg":"RS256"}')
-    assert peek(f"{other}.{_b64(elsewhere)}.{signature}", registry) is None
+    other = b64url(b'{"kid":"other","alg":"RS256"}')
+    assert peek(f"{other}.{b64url(elsewhere)}.{signature}", registry) is None
 
 
 def test_a_known_header_names_its_pool_whatever_the_payload_claims(
@@ -185,12 +180,12 @@ def test_malformed_payloads_under_a_known_header_are_nobodys(
 ) -> None:
     registry, first, token = _alice(world)
     head, _, signature = token.split(".")
-    for payload in ("A", "é" * 200, _b64(b"[1]"), _b64(b'{"username":"alice"')):
+    for payload in ("A", "é" * 200, b64url(b"[1]"), b64url(b'{"username":"alice"')):
         assert peek(f"{head}.{payload}.{signature}", registry) is None, payload
     # The quick reading does not parse JSON: a tail shaped like the username claim is enough
     # for a hint (such a token then fails verification, as any token not stored must).
-    shaped = _b64(b'"username":"alice"}')
+    shaped = b64url(b'"username":"alice"}')
     assert peek(f"{head}.{shaped}.{signature}", registry) == (first, "alice")
     for claims in ({"username": ""}, {"username": 5}, {"iss": first.issuer}):
         raw = orjson.dumps({"iss": first.issuer, **claims})
-        assert peek(f"{head}.{_b64(raw)}.{signature}", registry) is None, claims
+        assert peek(f"{head}.{b64url(raw)}.{signature}", registry) is None, claims
