@@ -30,6 +30,16 @@ class BoundedCache(dict[K, V], Generic[K, V]):
 
     def put(self, key: K, value: V) -> None:
         if key not in self and len(self) >= self.limit:
-            for old in list(islice(iter(self), self._batch)):
-                del self[old]
+            self._evict()
         self[key] = value
+
+    def put_new(self, key: K, value: V) -> None:
+        """put() of a key the caller found absent (one dict lookup fewer). Should it have come
+        back meanwhile, it is replaced, and at worst a batch is evicted a little early."""
+        if len(self) >= self.limit:
+            self._evict()
+        self[key] = value
+
+    def _evict(self) -> None:
+        for old in list(islice(iter(self), self._batch)):
+            del self[old]

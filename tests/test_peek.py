@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from service import tokens
-from service.peek import peek
+from service.peek import _known_tail, peek
 from service.pools import Pool, PoolRegistry, token_header
 from tests.helpers_tokens import b64url, b64url_decode, new_jose_keys
 
@@ -122,6 +122,48 @@ def test_a_username_that_is_not_last_is_read_the_long_way(
     # Spaces after the colons (another serialiser).
     spaced = json.dumps(payload).encode()
     assert peek(_with_raw_payload(token, spaced), registry) == (first, "alice")
+
+
+def _known(token: str) -> str | None:
+    first = token.index(".")
+    return _known_tail(token, first + 1, token.index(".", first + 1))
+
+
+def test_a_users_later_tokens_are_read_from_the_tail_read_before(
+    world: tuple[PoolRegistry, Pool, Pool, Any],
+) -> None:
+    registry, first, _, private = world
+    earlier, later = (_issue(first, "kid-1", private, "memo-user") for _ in range(2))
+    assert earlier.split(".")[1] != later.split(".")[1]  # another jti, another payload
+    assert _known(later) is None
+    assert peek(earlier, registry) == (first, "memo-user")
+    assert _known(later) == "memo-user"
+    assert peek(later, registry) == (first, "memo-user")
+
+
+def test_tails_that_end_alike_still_name_their_own_users(
+    world: tuple[PoolRegistry, Pool, Pool, Any],
+) -> None:
+    # Same length, same last characters: one memo key, which each user takes in turn.
+    registry, first, _, private = world
+    names = ["first-" + "z" * 20, "other-" + "z" * 20]
+    issued = [_issue(first, "kid-1", private, name) for name in names]
+    assert len({token.split(".")[1][-8:] for token in issued}) == 1
+    for _ in range(3):
+        for name, token in zip(names, issued, strict=True):
+            assert peek(token, registry) == (first, name)
+
+
+def test_a_tail_read_before_is_not_trusted_at_another_alignment(
+    world: tuple[PoolRegistry, Pool, Pool, Any],
+) -> None:
+    registry, first, token = _alice(world)
+    assert peek(token, registry) == (first, "alice")
+    head, payload, signature = token.split(".")
+    for shift in ("A", "AB", "ABC"):
+        moved = f"{head}.{shift}{payload}.{signature}"
+        assert _known(moved) is None
+        assert _known(f"{head}.ABCD{payload}.{signature}") == "alice"
 
 
 def test_an_unknown_header_is_placed_by_its_issuer(

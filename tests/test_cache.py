@@ -1,0 +1,55 @@
+"""The bounded memo behind the route cache and the answer memos, and the route cache's
+per-user part."""
+
+from __future__ import annotations
+
+from service.cache import BoundedCache
+from service.pools import Pool, PoolRegistry
+from service.session import Route, RouteCache
+from tests.helpers_tokens import new_jose_keys
+
+
+def test_a_full_cache_drops_its_oldest_entries_a_batch_at_a_time() -> None:
+    cache: BoundedCache[int, int] = BoundedCache(32)
+    for key in range(32):
+        cache.put(key, key)
+    cache.put(0, 100)  # a key already held replaces its value and evicts nothing
+    assert len(cache) == 32 and cache[0] == 100
+    cache.put_new(32, 32)
+    # limit // 16 = 2 of the oldest went, the new one came.
+    assert sorted(cache) == list(range(2, 33))
+    for key in range(33, 200):
+        cache.put_new(key, key)
+        assert len(cache) <= 32
+    assert 199 in cache and 0 not in cache
+
+
+def _registry(name: str) -> tuple[PoolRegistry, Pool]:
+    public, _ = new_jose_keys()
+    pool = Pool(
+        id=f"eu-west-1_{name}",
+        issuer=f"https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_{name}",
+        region="eu-west-1",
+        clients=frozenset({"client-1"}),
+        keys={"kid-1": public},
+    )
+    registry = PoolRegistry()
+    registry.replace([pool])
+    return registry, pool
+
+
+def test_routes_of_one_user_share_the_users_keys_and_go_when_the_pools_change() -> None:
+    registry, pool = _registry("Cache")
+    routes = RouteCache(registry, 16)
+    alice = routes.user(pool, "alice")
+    assert routes.user(pool, "alice") is alice
+    assert routes.user(pool, "bob") is not alice
+    first = Route(pool, "alice", "token-1", 0, alice)
+    second = Route(pool, "alice", "token-2", 0, routes.user(pool, "alice"))
+    assert first.user_keys is second.user_keys
+    assert first.claims_key != second.claims_key
+    # The same keys as a route built without the memo.
+    assert Route(pool, "alice", "token-1", 0).session_keys == first.session_keys
+    routes.put_new("token-1", first)
+    registry.replace([pool])
+    assert not routes and routes.user(pool, "alice") is not alice
