@@ -3,6 +3,8 @@ per-user part."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from service.cache import BoundedCache
 from service.pools import Pool, PoolRegistry
 from service.session import Route, RouteCache
@@ -44,6 +46,9 @@ def test_routes_of_one_user_share_the_users_keys_and_go_when_the_pools_change() 
     alice = routes.user(pool, "alice")
     assert routes.user(pool, "alice") is alice
     assert routes.user(pool, "bob") is not alice
+    # The same pool id in another generation (recreated) is another user's keys.
+    reborn = dataclasses.replace(pool, gen="another-generation")
+    assert routes.user(reborn, "alice")[0].base != alice[0].base
     first = Route(pool, "alice", "token-1", 0, alice)
     second = Route(pool, "alice", "token-2", 0, routes.user(pool, "alice"))
     assert first.user_keys is second.user_keys
