@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from service import ops, store, validation
 from service.errors import InvalidParameterException, SerializationException
 from service.ops.devices import ACCESS_TOKEN as ACCESS_TOKEN_MEMBER
-from service.validation import GET_DEVICE_INPUT, StringMember, StructMember, validate
+from service.validation import GET_DEVICE_INPUT, IntMember, StringMember, StructMember, validate
 from tests.conftest import Admin, LiveServer
 from tests.helpers_tokens import assert_boto_error, assert_cognito_error, call
 
@@ -332,3 +332,75 @@ def test_a_token_shaped_like_ours_still_has_its_pattern_checked(
     assert call(live.url, {"AccessToken": other, "DeviceKey": device}).error[0] == (
         "InvalidUserPoolConfigurationException"
     )
+
+
+# -- validate()'s fast path against its full path ----------------------------------------------
+def _shapes() -> list[tuple[Any, ...]]:
+    """Every input shape the service validates (operations' `shape`, and module-level shapes)."""
+    found: dict[int, tuple[Any, ...]] = {}
+    modules = [validation]
+    for info in pkgutil.iter_modules(ops.__path__, "service.ops."):
+        modules.append(importlib.import_module(info.name))
+    for module in modules:
+        for value in vars(module).values():
+            shape = getattr(value, "shape", value) if isinstance(value, type) else value
+            if (
+                isinstance(shape, tuple)
+                and shape
+                and all(isinstance(m, StringMember | IntMember | StructMember) for m in shape)
+            ):
+                found[id(shape)] = shape
+    return list(found.values())
+
+
+def _candidates(member: Any, randomly: random.Random) -> list[Any]:
+    if isinstance(member, StructMember):
+        inner = {m.name: randomly.choice(_candidates(m, randomly)) for m in member.members}
+        return [None, {}, "x", [], inner, {k: v for k, v in inner.items() if v is not None}]
+    if isinstance(member, IntMember):
+        return [None, 0, 1, 60, 61, -1, 1.0, 1.5, True, "5", {}]
+    good = ["us-east-1_0a1b2c3d-0000-4000-8000-00000000abcd", "abc", "remembered", "a.b-c_d="]
+    sizes = [member.min_len or 0, member.max_len or 0]
+    return (
+        [None, "", 5, True, [], {}, "x y", *good]
+        + ["x" * n for n in sizes]
+        + ["x" * (n + 1) for n in sizes]
+    )
+
+
+def _full_path(body: dict[str, Any], shape: tuple[Any, ...], known: tuple[str, ...]) -> Any:
+    """What validate() answered before it had a fast path."""
+    failures: list[str] = []
+    values = validation._check(body, shape, known, "", failures)
+    if failures:
+        count = len(failures)
+        noun = "error" if count == 1 else "errors"
+        raise InvalidParameterException(
+            f"{count} validation {noun} detected: " + "; ".join(failures)
+        )
+    return values
+
+
+def _outcome(check: Any, body: dict[str, Any], shape: tuple[Any, ...], known: Any) -> Any:
+    try:
+        return ("ok", check(body, shape, known))
+    except (InvalidParameterException, SerializationException) as exc:
+        return (type(exc).__name__, str(exc))
+
+
+def test_the_fast_path_answers_as_the_full_path_does() -> None:
+    shapes = _shapes()
+    assert len(shapes) >= 10, len(shapes)
+    randomly = random.Random(11)
+    fast_taken = 0
+    for shape in shapes:
+        for _ in range(300):
+            body = {}
+            for member in shape:
+                if randomly.random() < 0.85:
+                    body[member.name] = randomly.choice(_candidates(member, randomly))
+            known = tuple(v for v in body.values() if isinstance(v, str))[:1]
+            expected = _outcome(_full_path, body, shape, known)
+            assert _outcome(validate, body, shape, known) == expected, body
+            fast_taken += expected[0] == "ok"
+    assert fast_taken > 100  # the comparison covered accepted bodies, not only failures
