@@ -200,9 +200,9 @@ def validate(
     """
     # The fast path: a body every member accepts as it is (what a well-behaved client sends)
     # is checked without building failure lists; anything else, a member missing, of another
-    # JSON type or breaking a constraint, is checked again below, where every failure is
-    # listed (measured apart: 0.9 against 1.2 µs for GetDevice's body, 0.5 against 0.9 for
-    # ListDevices').
+    # JSON type or breaking a constraint, is checked again by validate_fully(), which lists
+    # every failure (measured apart: 0.9 against 1.2 µs for GetDevice's body, 0.5 against 0.9
+    # for ListDevices').
     values: dict[str, Any] = {}
     for member in members:
         value = body.get(member.name)
@@ -214,6 +214,15 @@ def validate(
         values[member.name] = value
     else:
         return values
+    return validate_fully(body, members, known)
+
+
+def validate_fully(
+    body: dict[str, Any],
+    members: tuple[Member, ...],
+    known: Container[str] = (),
+) -> dict[str, Any]:
+    """validate() without its fast path: every member checked, every failure listed."""
     failures: list[str] = []
     values = _check(body, members, known, "", failures)
     if failures:
