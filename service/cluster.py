@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -173,10 +174,10 @@ class ClusterPipe:
         return replies[0]
 
     async def evalsha(self, script: Script, keys: Sequence[str], args: Sequence[Arg]) -> Any:
-        loop = asyncio.get_running_loop()
         # TRYAGAIN lasts while a slot's keys are half migrated: wait it out, but never past
-        # the call's timeout.
-        deadline = loop.time() + self._timeout_s
+        # the call's timeout. (time.monotonic, not the loop's clock: asyncio.get_running_loop()
+        # makes a getpid() system call, and this runs on every request.)
+        deadline = time.monotonic() + self._timeout_s
         node = self._node_for(keys[0])
         asking = False
         redirects = 0
@@ -189,7 +190,7 @@ class ClusterPipe:
                 return await pipe.evalsha(script, keys, args)
             except RedirectError as exc:
                 redirects += 1
-                if redirects > MAX_REDIRECTS or loop.time() > deadline:
+                if redirects > MAX_REDIRECTS or time.monotonic() > deadline:
                     raise RedisUnavailable(f"too many cluster redirections: {exc}") from exc
                 if redirects > 2:
                     # Nodes disagree for a moment while a migration is being finished.
@@ -202,7 +203,7 @@ class ClusterPipe:
                     self._slots[exc.slot] = node
                     self._refresh_soon()
             except (TryAgainError, ClusterDownError) as exc:
-                if loop.time() + backoff_s > deadline:
+                if time.monotonic() + backoff_s > deadline:
                     raise RedisUnavailable(f"cluster busy: {exc}") from exc
                 await asyncio.sleep(backoff_s)
                 backoff_s = min(backoff_s * 2, 0.05)

@@ -60,7 +60,10 @@ class _Protocol(asyncio.Protocol):
         self._wbuf: list[bytes] = []
         self._on_lost = on_lost
         self.closed = False
-        self.gone = asyncio.get_running_loop().create_future()  # set once the socket is closed
+        # The loop the connection lives on, kept: asyncio.get_running_loop() makes a getpid()
+        # system call each time (CPython checks for a fork), and this runs on every command.
+        self.loop = asyncio.get_running_loop()
+        self.gone = self.loop.create_future()  # set once the socket is closed
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
@@ -111,7 +114,7 @@ class _Protocol(asyncio.Protocol):
 
     def send(self, packed: bytes, fut: asyncio.Future[Any], deadline: float) -> None:
         if not self._wbuf:
-            asyncio.get_running_loop().call_soon(self._flush)
+            self.loop.call_soon(self._flush)
         self._wbuf.append(packed)
         self.waiters.append((fut, deadline))
 
@@ -267,7 +270,7 @@ class RedisPipe:
 
     # -- commands ------------------------------------------------------------------------
     def _send(self, proto: _Protocol, args: Sequence[Arg]) -> asyncio.Future[Any]:
-        loop = asyncio.get_running_loop()
+        loop = proto.loop
         fut: asyncio.Future[Any] = loop.create_future()
         packed: bytes = hiredis.pack_command(tuple(args))  # type: ignore[arg-type]
         proto.send(packed, fut, loop.time() + self._timeout_s)
