@@ -8,6 +8,7 @@ applies the pool-wide quota, and turns the session's refusals into Cognito's err
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -84,6 +85,8 @@ class Route:
         )
 
 
+# The share of new routes a full route cache takes (RouteCache.offer).
+ADMIT_WHEN_FULL = 0.25
 # One user's keys that every Route of the user shares: its UserKeys and its revoked set's key.
 UserRoute = tuple[UserKeys, str]
 
@@ -106,6 +109,17 @@ class RouteCache(BoundedCache[str, Route]):
         self.users: BoundedCache[tuple[str, str, str], UserRoute] = BoundedCache(limit)
         registry.on_change.append(self.clear)
         registry.on_change.append(self.users.clear)
+
+    def offer(self, token: str, route: Route) -> None:
+        """Remember a route the warm path has just used. Once the cache is full, only a share
+        of such routes (ADMIT_WHEN_FULL) is taken, at random: when more tokens are in use than
+        the cache holds, the hit rate is about its size over theirs whichever tokens it keeps,
+        so taking every miss would only churn it (an insert, a batch of evictions, and the
+        collector moving what survives), while a token in steady use is still taken within
+        a few requests."""
+        # "Full": within one eviction batch of the limit, where an eviction leaves it.
+        if len(self) + self._batch < self.limit or random.random() < ADMIT_WHEN_FULL:
+            self.put_new(token, route)
 
     def user(self, pool: Pool, username: str) -> UserRoute:
         # By generation too: a request may still hold the Pool of a generation the registry
@@ -213,7 +227,7 @@ class TokenStep:
             else:
                 recorder.cache_hits += 1
                 if not routed:
-                    self.routes.put_new(token, route)
+                    self.routes.offer(token, route)
         if reply[0] == b"OK":
             if pool_limited and not operation.writes:
                 # Only calls the session admitted count against the pool. One the pool refuses

@@ -4,6 +4,7 @@ per-user part."""
 from __future__ import annotations
 
 import dataclasses
+import random
 
 from service.cache import BoundedCache
 from service.pools import Pool, PoolRegistry
@@ -58,3 +59,20 @@ def test_routes_of_one_user_share_the_users_keys_and_go_when_the_pools_change() 
     routes.put_new("token-1", first)
     registry.replace([pool])
     assert not routes and routes.user(pool, "alice") is not alice
+
+
+def test_a_full_route_cache_takes_only_a_share_of_new_routes() -> None:
+    registry, pool = _registry("Admit")
+    routes = RouteCache(registry, 64)
+    route = Route(pool, "alice", "token", 0)
+    for n in range(60):
+        routes.offer(f"token-{n}", route)
+    # Every route is taken until the cache is within one eviction batch (64 // 16) of full.
+    assert len(routes) == 60
+    random.seed(5)
+    taken = 0
+    for n in range(60, 60 + 4000):
+        routes.offer(f"token-{n}", route)
+        taken += f"token-{n}" in routes
+    assert len(routes) <= 64
+    assert 0.2 < taken / 4000 < 0.3, taken  # ADMIT_WHEN_FULL, 0.25
