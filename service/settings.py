@@ -312,7 +312,8 @@ class Settings:
         default=16384,
         doc="tokens each worker remembers the Redis slot of (about 1.6 KB each; a request "
         "with a token it does not remember costs 10 to 15 µs more of its CPU under load: "
-        "size it to the distinct tokens a worker sees)",
+        "size it to the distinct tokens a worker sees; once full, it takes a quarter of new "
+        "tokens, at random)",
     )
     # Tokens of pools that trust outside keys carry another clock's iat: a sign-out also
     # revokes those issued up to this long after it (see get_device.lua).
