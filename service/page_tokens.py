@@ -4,13 +4,13 @@ so a token cannot be forged, altered or replayed by another user or in the other
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import hmac
 
 import orjson
 
+from . import b64url
 from . import errors as e
 
 
@@ -19,8 +19,8 @@ def _mac(secret: bytes, scope: str, payload: str) -> bytes:
 
 
 def seal(secret: bytes, scope: str, after_ms: int, after_key: str) -> str:
-    payload = base64.urlsafe_b64encode(orjson.dumps([after_ms, after_key])).decode().rstrip("=")
-    mac = base64.urlsafe_b64encode(_mac(secret, scope, payload)).decode().rstrip("=")
+    payload = b64url.encode(orjson.dumps([after_ms, after_key]))
+    mac = b64url.encode(_mac(secret, scope, payload))
     return f"{payload}.{mac}"
 
 
@@ -29,12 +29,10 @@ def open_(secret: bytes, scope: str, token: str) -> tuple[int, str]:
     invalid = e.InvalidParameterException("Invalid pagination token.")
     payload, _, mac = token.partition(".")
     try:
-        given = base64.urlsafe_b64decode(mac + "=" * (-len(mac) % 4))
+        given = b64url.decode(mac)
         if not hmac.compare_digest(given, _mac(secret, scope, payload)):
             raise invalid
-        after_ms, after_key = orjson.loads(
-            base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-        )
+        after_ms, after_key = orjson.loads(b64url.decode(payload))
     except (binascii.Error, ValueError, TypeError):
         raise invalid from None
     if not isinstance(after_ms, int) or not isinstance(after_key, str):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import logging
 import re
@@ -15,7 +14,7 @@ import orjson
 import redis.asyncio as aioredis
 from jose.backends.base import Key
 
-from . import clients, jwks, keys
+from . import b64url, clients, jwks, keys
 from .clients import AppClient
 from .password_policy import DEFAULT as DEFAULT_POLICY
 from .password_policy import Policy
@@ -131,12 +130,7 @@ def _secret(record: Mapping[str, str], pool_id: str, gen: str) -> bytes:
 
 def token_header(kid: str) -> str:
     """The base64url header of an access token signed with `kid`: Cognito's, byte for byte."""
-    return b64url(orjson.dumps({"kid": kid, "alg": "RS256"}))
-
-
-def b64url(raw: bytes) -> str:
-    """base64url without padding, as JWTs are written."""
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    return b64url.encode(orjson.dumps({"kid": kid, "alg": "RS256"}))
 
 
 def _by_header(pools: Iterable[Pool]) -> dict[str, Pool]:

@@ -9,7 +9,6 @@ mimic Cognito's RSA-OAEP/A256GCM tokens, so clients that look at the shape see w
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import os
@@ -19,11 +18,11 @@ import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from . import b64url
 from .pools import Pool
 
-_HEADER = base64.urlsafe_b64encode(
-    orjson.dumps({"cty": "JWT", "enc": "A256GCM", "alg": "RSA-OAEP"})
-).rstrip(b"=")
+_HEADER_TEXT = b64url.encode(orjson.dumps({"cty": "JWT", "enc": "A256GCM", "alg": "RSA-OAEP"}))
+_HEADER = _HEADER_TEXT.encode()  # also the sealed part's associated data
 # Cognito's refresh tokens live 30 days unless the app client says otherwise.
 DEFAULT_TTL_S = 30 * 86400
 
@@ -49,14 +48,6 @@ def _key(pool: Pool) -> AESGCM:
     return AESGCM(hashlib.sha256(b"cgd-refresh-token:" + pool.secret).digest())
 
 
-def _b64(raw: bytes) -> bytes:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=")
-
-
-def _unb64(part: str) -> bytes:
-    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-
-
 def seal(pool: Pool, claims: RefreshClaims) -> str:
     """The opaque refresh token for `claims`."""
     iv = os.urandom(12)
@@ -65,17 +56,17 @@ def seal(pool: Pool, claims: RefreshClaims) -> str:
          claims.origin_jti, claims.exp, claims.iat, claims.auth_time, claims.device_key]
     )  # fmt: skip
     sealed = _key(pool).encrypt(iv, payload, _HEADER)
-    parts = (_HEADER, _b64(os.urandom(256)), _b64(iv), _b64(sealed[:-16]), _b64(sealed[-16:]))
-    return b".".join(parts).decode()
+    parts = (os.urandom(256), iv, sealed[:-16], sealed[-16:])
+    return ".".join((_HEADER_TEXT, *(b64url.encode(part) for part in parts)))
 
 
 def unseal(pool: Pool, token: str) -> RefreshClaims | None:
     """What `token` names, if it is a refresh token this pool sealed; None otherwise."""
     parts = token.split(".")
-    if len(parts) != 5 or parts[0].encode() != _HEADER:
+    if len(parts) != 5 or parts[0] != _HEADER_TEXT:
         return None
     try:
-        iv, body, tag = _unb64(parts[2]), _unb64(parts[3]), _unb64(parts[4])
+        iv, body, tag = (b64url.decode(part) for part in parts[2:])
         payload = orjson.loads(_key(pool).decrypt(iv, body + tag, _HEADER))
         pool_id, gen, username, sub, client_id, origin_jti, exp = payload[:7]
         iat, auth_time, device_key = payload[7:10] if len(payload) >= 10 else (0, 0, "")

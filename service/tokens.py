@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import binascii
 import functools
 import hashlib
@@ -15,8 +14,9 @@ import orjson
 from jose import jwk
 from jose.backends.base import Key
 
+from . import b64url
 from .errors import EXPIRED_TOKEN, INVALID_TOKEN, MISSING_SCOPE, NotAuthorizedException
-from .pools import Pool, PoolRegistry, b64url, token_header
+from .pools import Pool, PoolRegistry, token_header
 
 ADMIN_SCOPE = "aws.cognito.signin.user.admin"
 ALGORITHMS = ["RS256"]
@@ -44,10 +44,6 @@ class Claims:
 _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
-def _b64decode(part: str) -> bytes:
-    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-
-
 def digest(token: str) -> str:
     """The claims-cache key part for `token`: a digest of the whole token, 128 bits in 22
     base64url characters (every active user has such a key: its length is memory).
@@ -67,10 +63,10 @@ def verify(token: str, registry: PoolRegistry, now: float | None = None) -> Clai
     if len(parts) != 3:
         raise NotAuthorizedException(INVALID_TOKEN)
     try:
-        header = orjson.loads(_b64decode(parts[0]))
-        raw = _b64decode(parts[1])
+        header = orjson.loads(b64url.decode(parts[0]))
+        raw = b64url.decode(parts[1])
         payload = orjson.loads(raw)
-        signature = _b64decode(parts[2])
+        signature = b64url.decode(parts[2])
     except (ValueError, binascii.Error):
         raise NotAuthorizedException(INVALID_TOKEN) from None
     if not isinstance(header, dict) or not isinstance(payload, dict):
@@ -170,9 +166,9 @@ def issue(
             "username": username,
         }
     )
-    signing_input = f"{token_header(signing_kid)}.{b64url(orjson.dumps(claims))}"
+    signing_input = f"{token_header(signing_kid)}.{b64url.encode(orjson.dumps(claims))}"
     signature = signing_key.sign(signing_input.encode())
-    return f"{signing_input}.{b64url(signature)}"
+    return f"{signing_input}.{b64url.encode(signature)}"
 
 
 def issue_id(
@@ -209,8 +205,8 @@ def issue_id(
             "jti": str(uuid.uuid4()),
         }
     )
-    signing_input = f"{token_header(signing_kid)}.{b64url(orjson.dumps(claims))}"
-    return f"{signing_input}.{b64url(signing_key.sign(signing_input.encode()))}"
+    signing_input = f"{token_header(signing_kid)}.{b64url.encode(orjson.dumps(claims))}"
+    return f"{signing_input}.{b64url.encode(signing_key.sign(signing_input.encode()))}"
 
 
 @functools.lru_cache(maxsize=256)

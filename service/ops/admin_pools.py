@@ -15,8 +15,8 @@ from typing import Any
 
 import orjson
 
+from .. import b64url, passwords, store
 from .. import errors as e
-from .. import passwords, store
 from ..validation import IntMember, StringMember, StructMember
 from .admin import POOL_ID, AdminContext, bool_member, date, dumps
 
@@ -55,7 +55,7 @@ def _page(token: str | None) -> str:
 
 
 def _token(after: str) -> str:
-    return base64.urlsafe_b64encode(after.encode()).decode().rstrip("=")
+    return b64url.encode(after.encode())
 
 
 def pool_config(record: dict[str, str]) -> dict[str, Any]:
