@@ -21,7 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.hashes import SHA256
 from jose import jwk
 
-from service import keys
+from service import keys, tokens
+from service.pools import Pool
 
 TARGET_PREFIX = "AWSCognitoIdentityProviderService."
 TARGET = TARGET_PREFIX + "GetDevice"
@@ -173,6 +174,19 @@ def with_payload(token: str, **changes: Any) -> str:
     _, payload = split_token(token)
     payload.update(changes)
     return f"{header_part}.{b64url(json.dumps(payload).encode())}.{signature_part}"
+
+
+def issue(pool: Pool, kid: str, private: Any, username: str, **kw: Any) -> str:
+    """An access token of `username` in `pool`, signed in process (no server)."""
+    return tokens.issue(
+        pool=pool,
+        signing_kid=kid,
+        signing_key=private,
+        sub="sub-1",
+        username=username,
+        client_id="client-1",
+        **kw,
+    )
 
 
 def new_rsa_key() -> rsa.RSAPrivateKey:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from typing import Any
 
 from service.cache import BoundedCache
 from service.pools import Pool, PoolRegistry
 from service.session import Route, RouteCache
-from tests.helpers_tokens import new_jose_keys
+from tests.helpers_tokens import issue, new_jose_keys
 
 
 def test_a_full_cache_drops_its_oldest_entries_a_batch_at_a_time() -> None:
@@ -27,8 +28,8 @@ def test_a_full_cache_drops_its_oldest_entries_a_batch_at_a_time() -> None:
     assert 199 in cache and 0 not in cache
 
 
-def _registry(name: str) -> tuple[PoolRegistry, Pool]:
-    public, _ = new_jose_keys()
+def _registry(name: str) -> tuple[PoolRegistry, Pool, Any]:
+    public, private = new_jose_keys()
     pool = Pool(
         id=f"eu-west-1_{name}",
         issuer=f"https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_{name}",
@@ -38,31 +39,35 @@ def _registry(name: str) -> tuple[PoolRegistry, Pool]:
     )
     registry = PoolRegistry()
     registry.replace([pool])
-    return registry, pool
+    return registry, pool, private
 
 
-def test_routes_of_one_user_share_the_users_keys_and_go_when_the_pools_change() -> None:
-    registry, pool = _registry("Cache")
+def test_a_users_tokens_share_the_users_keys_and_hints_go_when_the_pools_change() -> None:
+    registry, pool, private = _registry("Cache")
     routes = RouteCache(registry, 16)
-    alice = routes.user(pool, "alice")
-    assert routes.user(pool, "alice") is alice
-    assert routes.user(pool, "bob") is not alice
-    # The same pool id in another generation (recreated) is another user's keys.
+    first, second, bob = (issue(pool, "kid-1", private, n) for n in ("alice", "alice", "bob"))
+    hint = routes.locate(first)
+    assert hint is not None and hint[:2] == (pool, "alice")
+    assert routes.locate(second) is hint  # the same hint: the user's keys are shared
+    bob_hint = routes.locate(bob)
+    assert bob_hint is not None and bob_hint[2][0].base != hint[2][0].base
+    one, two = (Route(pool, "alice", t, 0, hint[2]) for t in (first, second))
+    assert one.user_keys is two.user_keys and one.claims_key != two.claims_key
+    # The same keys as a route built without the hint.
+    assert Route(pool, "alice", first, 0).session_keys == one.session_keys
+    assert routes.locate("not.a token") is None
+    routes.put_new(first, one)
+    # The same pool id in another generation (recreated): other keys, and nothing kept.
     reborn = dataclasses.replace(pool, gen="another-generation")
-    assert routes.user(reborn, "alice")[0].base != alice[0].base
-    first = Route(pool, "alice", "token-1", 0, alice)
-    second = Route(pool, "alice", "token-2", 0, routes.user(pool, "alice"))
-    assert first.user_keys is second.user_keys
-    assert first.claims_key != second.claims_key
-    # The same keys as a route built without the memo.
-    assert Route(pool, "alice", "token-1", 0).session_keys == first.session_keys
-    routes.put_new("token-1", first)
-    registry.replace([pool])
-    assert not routes and routes.user(pool, "alice") is not alice
+    registry.replace([reborn])
+    assert not routes and not routes.hints
+    again = routes.locate(second)
+    assert again is not None and again[0] is reborn
+    assert again[2][0].base != hint[2][0].base
 
 
 def test_a_full_route_cache_takes_only_a_share_of_new_routes() -> None:
-    registry, pool = _registry("Admit")
+    registry, pool, _ = _registry("Admit")
     routes = RouteCache(registry, 64)
     route = Route(pool, "alice", "token", 0)
     for n in range(60):

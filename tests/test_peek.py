@@ -13,10 +13,9 @@ from typing import Any
 import orjson
 import pytest
 
-from service import tokens
-from service.peek import _known_tail, peek
+from service.peek import Hints, locate, peek
 from service.pools import Pool, PoolRegistry, token_header
-from tests.helpers_tokens import b64url, b64url_decode, new_jose_keys
+from tests.helpers_tokens import b64url, b64url_decode, issue, new_jose_keys
 
 
 def _pool(name: str, public: Any, kid: str) -> Pool:
@@ -38,22 +37,10 @@ def world() -> tuple[PoolRegistry, Pool, Pool, Any]:
     return registry, first, second, private
 
 
-def _issue(pool: Pool, kid: str, private: Any, username: str, **kw: Any) -> str:
-    return tokens.issue(
-        pool=pool,
-        signing_kid=kid,
-        signing_key=private,
-        sub="sub-1",
-        username=username,
-        client_id="client-1",
-        **kw,
-    )
-
-
 def _alice(world: tuple[PoolRegistry, Pool, Pool, Any]) -> tuple[PoolRegistry, Pool, str]:
     """The registry, the first pool, and a token of its user alice."""
     registry, first, _, private = world
-    return registry, first, _issue(first, "kid-1", private, "alice")
+    return registry, first, issue(first, "kid-1", private, "alice")
 
 
 def _payload(token: str) -> dict[str, Any]:
@@ -92,7 +79,7 @@ def test_every_username_is_read_as_a_json_parser_reads_it(
 ) -> None:
     registry, first, second, private = world
     for pool, kid in ((first, "kid-1"), (second, "kid-2")):
-        token = _issue(pool, kid, private, username, **extras)
+        token = issue(pool, kid, private, username, **extras)
         assert peek(token, registry) == (pool, username)
 
 
@@ -116,6 +103,8 @@ def test_a_username_that_is_not_last_is_read_the_long_way(
     payload = _payload(token)
     payload["after"] = "x"
     assert peek(_with_raw_payload(token, orjson.dumps(payload)), registry) == (first, "alice")
+    # Read the long way: no tail text to remember (Hints).
+    assert locate(_with_raw_payload(token, orjson.dumps(payload)), registry) == (first, "alice", "")
     # A value that looks like the username claim, inside a later claim.
     payload["after"] = '"username":"mallory'
     assert peek(_with_raw_payload(token, orjson.dumps(payload)), registry) == (first, "alice")
@@ -124,21 +113,30 @@ def test_a_username_that_is_not_last_is_read_the_long_way(
     assert peek(_with_raw_payload(token, spaced), registry) == (first, "alice")
 
 
-def _known(token: str) -> str | None:
-    first = token.index(".")
-    return _known_tail(token, first + 1, token.index(".", first + 1))
+def _remember(hints: Hints[str], token: str, registry: PoolRegistry) -> str:
+    """What RouteCache.locate does on a hint's miss: read the token, remember its tail."""
+    found = locate(token, registry)
+    assert found is not None and found[2], token
+    hints.put(token, found[2], found[1])
+    return found[1]
 
 
-def test_a_users_later_tokens_are_read_from_the_tail_read_before(
+def test_a_users_later_tokens_are_placed_by_the_tail_read_before(
     world: tuple[PoolRegistry, Pool, Pool, Any],
 ) -> None:
     registry, first, _, private = world
-    earlier, later = (_issue(first, "kid-1", private, "memo-user") for _ in range(2))
+    hints: Hints[str] = Hints(16)
+    earlier, later = (issue(first, "kid-1", private, "memo-user") for _ in range(2))
     assert earlier.split(".")[1] != later.split(".")[1]  # another jti, another payload
-    assert _known(later) is None
-    assert peek(earlier, registry) == (first, "memo-user")
-    assert _known(later) == "memo-user"
-    assert peek(later, registry) == (first, "memo-user")
+    assert hints.get(later) is None
+    assert _remember(hints, earlier, registry) == "memo-user"
+    assert hints.get(later) == "memo-user"
+    # Another pool's token with the same tail: another header, so not this hint.
+    other = issue(world[2], "kid-2", private, "memo-user")
+    assert other.split(".")[1][-8:] == later.split(".")[1][-8:]
+    assert hints.get(other) is None
+    hints.clear()
+    assert hints.get(later) is None
 
 
 def test_tails_that_end_alike_still_name_their_own_users(
@@ -146,24 +144,33 @@ def test_tails_that_end_alike_still_name_their_own_users(
 ) -> None:
     # Same length, same last characters: one memo key, which each user takes in turn.
     registry, first, _, private = world
+    hints: Hints[str] = Hints(16)
     names = ["first-" + "z" * 20, "other-" + "z" * 20]
-    issued = [_issue(first, "kid-1", private, name) for name in names]
+    issued = [issue(first, "kid-1", private, name) for name in names]
     assert len({token.split(".")[1][-8:] for token in issued}) == 1
     for _ in range(3):
         for name, token in zip(names, issued, strict=True):
             assert peek(token, registry) == (first, name)
+            assert hints.get(token) in (None, name)
+            _remember(hints, token, registry)
+            assert hints.get(token) == name
+    assert len(hints) == 1
 
 
 def test_a_tail_read_before_is_not_trusted_at_another_alignment(
     world: tuple[PoolRegistry, Pool, Pool, Any],
 ) -> None:
-    registry, first, token = _alice(world)
-    assert peek(token, registry) == (first, "alice")
+    registry, _, token = _alice(world)
+    hints: Hints[str] = Hints(16)
+    _remember(hints, token, registry)
     head, payload, signature = token.split(".")
     for shift in ("A", "AB", "ABC"):
-        moved = f"{head}.{shift}{payload}.{signature}"
-        assert _known(moved) is None
-        assert _known(f"{head}.ABCD{payload}.{signature}") == "alice"
+        assert hints.get(f"{head}.{shift}{payload}.{signature}") is None
+    assert hints.get(f"{head}.ABCD{payload}.{signature}") == "alice"
+    # Malformed around a remembered tail: no dots, or the tail where the header would be.
+    tail = payload[-8:]
+    for shaped in ("", tail, f"{tail}.{signature}", f".{payload}.", f"{head}{payload}.x"):
+        assert hints.get(shaped) is None, shaped
 
 
 def test_an_unknown_header_is_placed_by_its_issuer(
@@ -196,7 +203,7 @@ def test_a_key_two_pools_share_names_neither() -> None:
     registry.replace([first, second])
     assert token_header("shared") not in registry.by_header
     for pool in (first, second):
-        assert peek(_issue(pool, "shared", private, "alice"), registry) == (pool, "alice")
+        assert peek(issue(pool, "shared", private, "alice"), registry) == (pool, "alice")
 
 
 @pytest.mark.parametrize(
