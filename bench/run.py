@@ -118,7 +118,11 @@ class Bench:
         say(entry)
         return entry
 
-    def warm_up(self, server: Server) -> None:
+    def warm_up(self, server: Server, modes: list[str] | None = None) -> None:
+        """warmup_s of warm traffic, after as much of each of `modes` that warms up its own."""
+        for mode in modes or ():
+            if MODES[mode].own_warm_up:
+                loadgen.run_wrk(self.wrk, server.url, self.load(mode, self.plan.warmup_s))
         loadgen.run_wrk(self.wrk, server.url, self.load("warm", self.plan.warmup_s))
 
     # -- phases --------------------------------------------------------------------------
@@ -188,7 +192,7 @@ class Bench:
             names = " and ".join(f"{s.kind} (pids {s.proxy_pids or s.pids})" for s in servers)
             print(f"{names}: warm-up {self.plan.warmup_s:g}s each", flush=True)
             for server in servers:
-                self.warm_up(server)
+                self.warm_up(server, modes if server.kind == "service" else None)
             runs = _pass_runs(servers, modes)
             self.in_turns([(n, s) for n, s in runs if MODES[n].in_turns])
             for name, server in runs:

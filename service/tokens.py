@@ -42,6 +42,10 @@ class Claims:
 
 
 _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+# A fresh SHA-256 context to copy: hashlib.sha256() fetches the digest by name from OpenSSL 3
+# on every call (py_evp_fromname); copy() only duplicates a context. Under load at 40,000
+# tokens, libcrypto's share of a request fell from 0.69 to 0.56 us (perf).
+_SHA256 = hashlib.sha256()
 
 
 def digest(token: str) -> str:
@@ -50,10 +54,10 @@ def digest(token: str) -> str:
 
     SHA-256 cut to 128 bits: of the digests hashlib offers it costs the least for a 1 KB
     token (it runs on every miss of the worker's route cache; BLAKE2b cost 40 % more)."""
+    sha = _SHA256.copy()
+    sha.update(token.encode())
     return (
-        binascii.b2a_base64(hashlib.sha256(token.encode()).digest()[:16], newline=False)[:22]
-        .translate(_TO_URLSAFE)
-        .decode()
+        binascii.b2a_base64(sha.digest()[:16], newline=False)[:22].translate(_TO_URLSAFE).decode()
     )
 
 
