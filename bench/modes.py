@@ -58,9 +58,10 @@ class Mode:
     first_pass_only: bool = False
     # wrk connections (None: --connections).
     connections: Callable[[Plan], int] | None = None
-    # Fills the worker's caches unlike warm traffic does: its service warms up with its own
-    # traffic too (before warm's), so that its runs measure a steady state as warm's do.
-    own_warm_up: bool = False
+    # Fills the worker's caches unlike warm traffic does: it runs on a service process of its
+    # own (in turns all the same), warmed up with its own traffic, so that its runs measure a
+    # steady state as warm's do and leave nothing in the other modes' worker.
+    own_process: bool = False
 
 
 MODES: dict[str, Mode] = {
@@ -81,10 +82,11 @@ MODES: dict[str, Mode] = {
         frozenset({OK}),
         in_turns=True,
         first_pass_only=True,
-        # Without it, the first round also filled the token -> route cache (more than a second
-        # at this load): over 15 runs of 3 rounds, the first averaged 0.88 of warm, the next
-        # two 0.97 and 0.93.
-        own_warm_up=True,
+        # When it shared warm's worker, its first round also filled the token -> route cache
+        # (more than a second at this load; over 15 runs of 3 rounds the first averaged 0.88
+        # of warm, the next two 0.97 and 0.93), and warm's later rounds met the 16,384 routes
+        # it left.
+        own_process=True,
     ),
     # Warm traffic through nginx, in turns with the direct warm run it is compared with.
     "proxy": Mode(
