@@ -104,9 +104,9 @@ class RouteCache(BoundedCache[str, Route]):
     peek.py). Both are emptied when the pools change (they hold Pool objects).
 
     A miss of a user already seen costs a hint lookup (one dict lookup and two comparisons),
-    the token's digest and the Route: 2.5 us in a quiet loop at 40,000 tokens of 1,000 users
-    (the whole lookup of a request: before the hints were merged with the users' keys, 2.8;
-    before either memo, 4.6)."""
+    the token's digest and the Route. In a quiet loop at 40,000 tokens of 1,000 users, finding
+    a request's route costs 2.5 us on average (0.5 at 1,000 tokens), against 2.7 when the
+    hints and the users' keys were two memos."""
 
     def __init__(self, registry: PoolRegistry, limit: int) -> None:
         super().__init__(limit)

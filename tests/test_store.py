@@ -171,8 +171,7 @@ async def test_add_device(r: aioredis.Redis) -> None:
         fields["key"],
     )
     stored = {
-        text(k): text(v)
-        for k, v in (await r.hgetall(user.keys.device(fields["key"]))).items()
+        text(k): text(v) for k, v in (await r.hgetall(user.keys.device(fields["key"]))).items()
     }
     assert stored == fields
     assert (stored["status"], stored["remembered"], stored["sdk"]) == (
@@ -207,9 +206,7 @@ def test_every_key_of_a_user_shares_one_hash_slot(live: LiveServer, admin: Admin
     assert expected <= set(found)
     assert any(key.startswith(k.base + ":c:") for key in found)
     # Nothing of this user lives outside its tag, and everything under it is one slot.
-    everything = [
-        key.decode() for key in admin.redis.scan_iter(count=1000) if b":3:gus}" in key
-    ]
+    everything = [key.decode() for key in admin.redis.scan_iter(count=1000) if b":3:gus}" in key]
     assert sorted(everything) == found
     tag = f"{{{POOL}:{user.gen}:3:gus}}"
     assert all(tag in key for key in found)
