@@ -310,10 +310,10 @@ class Settings:
         "ROUTE_CACHE_SIZE",
         _positive_int,
         default=16384,
-        doc="tokens each worker remembers the Redis slot of (about 1.6 KB each; a request "
-        "with a token it does not remember costs 10 to 15 µs more of its CPU under load: "
-        "size it to the distinct tokens a worker sees; once full, it takes a quarter of new "
-        "tokens, at random)",
+        doc="tokens each worker remembers the Redis slot of (about 1.4 KB each; a request "
+        "with a token it does not remember costs a few µs more of its CPU under load, 2 to 10 "
+        "in bench runs: size it to the distinct tokens a worker sees; once full, it takes a "
+        "quarter of new tokens, at random)",
     )
     # Tokens of pools that trust outside keys carry another clock's iat: a sign-out also
     # revokes those issued up to this long after it (see get_device.lua).
