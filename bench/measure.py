@@ -45,8 +45,6 @@ class Server:
     url: str
     pids: list[int]
     proxy_pids: list[int] = field(default_factory=list)
-    # A service that runs only this mode (Mode.own_process); None: every other mode.
-    only: str | None = None
 
 
 def _system() -> tuple[float, float]:

@@ -10,7 +10,6 @@ exit, Ctrl-C included. See bench/README.md.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import signal
 import subprocess
@@ -119,9 +118,12 @@ class Bench:
         say(entry)
         return entry
 
-    def warm_up(self, server: Server) -> None:
-        """warmup_s of warm traffic (of its one mode's, for a service of one mode)."""
-        loadgen.run_wrk(self.wrk, server.url, self.load(server.only or "warm", self.plan.warmup_s))
+    def warm_up(self, server: Server, modes: list[str] | None = None) -> None:
+        """warmup_s of warm traffic, after as much of each of `modes` that warms up its own."""
+        for mode in modes or ():
+            if MODES[mode].own_warm_up:
+                loadgen.run_wrk(self.wrk, server.url, self.load(mode, self.plan.warmup_s))
+        loadgen.run_wrk(self.wrk, server.url, self.load("warm", self.plan.warmup_s))
 
     # -- phases --------------------------------------------------------------------------
     def do_seed(self) -> None:
@@ -187,15 +189,10 @@ class Bench:
                     front = self.start_proxy(service)
                     pids = service.pids
                     servers.append(Server("proxy", workers, front.url, pids, proxy_pids=front.pids))
-                for mode in modes:
-                    if MODES[mode].own_process:
-                        proc, own = self.start_service(workers)
-                        procs.append(proc)
-                        servers.append(dataclasses.replace(own, only=mode))
             names = " and ".join(f"{s.kind} (pids {s.proxy_pids or s.pids})" for s in servers)
             print(f"{names}: warm-up {self.plan.warmup_s:g}s each", flush=True)
             for server in servers:
-                self.warm_up(server)
+                self.warm_up(server, modes if server.kind == "service" else None)
             runs = _pass_runs(servers, modes)
             self.in_turns([(n, s) for n, s in runs if MODES[n].in_turns])
             for name, server in runs:
@@ -358,15 +355,12 @@ class Bench:
 def _pass_runs(servers: list[Server], modes: list[str]) -> list[tuple[str, Server]]:
     """(mode, server) for each run of a pass, in the order of MODES, then of `servers`."""
     # The baseline's warm run is the baseline; the proxy's one mode is its own.
-    # A mode with a process of its own runs on that service only (Server.only).
     wanted = {"baseline": ["warm", *modes], "service": modes, "proxy": ["proxy"]}
     return [
         (name, server)
         for name, mode in MODES.items()
         for server in servers
-        if server.kind in mode.servers
-        and name in wanted[server.kind]
-        and (server.only == name if mode.own_process else server.only is None)
+        if server.kind in mode.servers and name in wanted[server.kind]
     ]
 
 
