@@ -45,6 +45,8 @@ class Server:
     url: str
     pids: list[int]
     proxy_pids: list[int] = field(default_factory=list)
+    # A service worker of its own for some modes (Mode.worker); None: the pass's.
+    worker: str | None = None
 
 
 def _system() -> tuple[float, float]:

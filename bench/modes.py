@@ -17,7 +17,18 @@ MIXED_LIST_PCT = 30
 # The modes of access-token operations whose warm requests must each be one Redis command.
 # The sign-in modes: InitiateAuth (and, for srp, RespondToAuthChallenge); a request is a sign-in.
 SIGNIN_MODES = ("password", "refresh", "srp")
-TOKEN_OP_MODES = ("warm", "c10", "list", "update", "mixed", "scale", "confirm", "forget", "signout")
+TOKEN_OP_MODES = (
+    "warm",
+    "c10",
+    "list",
+    "update",
+    "mixed",
+    "scale",
+    "scale-base",
+    "confirm",
+    "forget",
+    "signout",
+)
 
 
 def _none(plan: Plan) -> dict[str, str]:
@@ -58,13 +69,11 @@ class Mode:
     first_pass_only: bool = False
     # wrk connections (None: --connections).
     connections: Callable[[Plan], int] | None = None
-    # Fills the worker's caches unlike warm traffic does: the pass's service warms up with its
-    # traffic too (before warm's), so that none of its rounds includes the filling and every
-    # run of the pass meets the same worker. (A worker of its own was tried: warm's worker,
-    # which list, update and mixed share, holds their answers' memos, and against the baseline
-    # it measured 0.90 in round 1 and 0.84 after (three full runs): the ratio then compared
-    # two workers in different states.)
-    own_warm_up: bool = False
+    # A service worker of its own for the pass, shared with the modes naming the same one
+    # (None: the pass's service). It warms up with its modes' traffic, in this table's order.
+    worker: str | None = None
+    # Not asked for by name: runs whenever this mode runs (it is that mode's ratio's divisor).
+    runs_with: str | None = None
 
 
 MODES: dict[str, Mode] = {
@@ -76,19 +85,30 @@ MODES: dict[str, Mode] = {
         in_turns=True,
     ),
     # Warm GetDevice over --scale-tokens distinct tokens (40,000: more than the worker's
-    # token -> route cache holds), against warm's one token per user. Next to warm: each round
-    # of runs in turns goes in this table's order, and the machine drifts between runs (with
-    # four runs between them, one full run's rounds of scale / warm ranged from 0.81 to 1.00).
+    # token -> route cache holds), against warm GetDevice over one token per user on the same
+    # worker (scale-base, the next run of each round). That worker serves those two alone and
+    # warms up with both, scale first: no round of either fills its route cache, and neither
+    # meets what other modes leave in a worker (warm's, shared with list, update and mixed,
+    # holds their answers' memos; against the baseline it measured 0.90 in round 1 and 0.84
+    # after, over three full runs). Sharing warm's worker instead, without its own warm-up,
+    # scale's first round also filled the cache: over 15 runs of 3 rounds, the first averaged
+    # 0.88 of warm, the next two 0.97 and 0.93.
     "scale": Mode(
         "warm.lua",
         lambda s, p: (str(s.scale_file),),
         frozenset({OK}),
         in_turns=True,
         first_pass_only=True,
-        # Without it, the first round also filled the token -> route cache (more than a second
-        # at this load): over 15 runs of 3 rounds, the first averaged 0.88 of warm, the next
-        # two 0.97 and 0.93.
-        own_warm_up=True,
+        worker="scale",
+    ),
+    "scale-base": Mode(
+        "warm.lua",
+        lambda s, p: (str(s.warm_file),),
+        frozenset({OK}),
+        in_turns=True,
+        first_pass_only=True,
+        worker="scale",
+        runs_with="scale",
     ),
     # Warm traffic through nginx, in turns with the direct warm run it is compared with.
     "proxy": Mode(

@@ -10,6 +10,7 @@ exit, Ctrl-C included. See bench/README.md.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal
 import subprocess
@@ -118,12 +119,11 @@ class Bench:
         say(entry)
         return entry
 
-    def warm_up(self, server: Server, modes: list[str] | None = None) -> None:
-        """warmup_s of warm traffic, after as much of each of `modes` that warms up its own."""
-        for mode in modes or ():
-            if MODES[mode].own_warm_up:
-                loadgen.run_wrk(self.wrk, server.url, self.load(mode, self.plan.warmup_s))
-        loadgen.run_wrk(self.wrk, server.url, self.load("warm", self.plan.warmup_s))
+    def warm_up(self, server: Server) -> None:
+        """warmup_s of warm traffic; on a worker of some modes' own, of each of theirs."""
+        own = [m for m, mode in MODES.items() if server.worker and mode.worker == server.worker]
+        for mode in own or ["warm"]:
+            loadgen.run_wrk(self.wrk, server.url, self.load(mode, self.plan.warmup_s))
 
     # -- phases --------------------------------------------------------------------------
     def do_seed(self) -> None:
@@ -167,7 +167,9 @@ class Bench:
         modes = [
             m
             for m, mode in MODES.items()
-            if "service" in mode.servers and m in asked and (first_pass or not mode.first_pass_only)
+            if "service" in mode.servers
+            and (m in asked or mode.runs_with in asked)
+            and (first_pass or not mode.first_pass_only)
         ]
         if with_proxy and "warm" not in modes:
             modes.insert(0, "warm")  # the proxy's ratio is to a direct warm run of this pass
@@ -181,7 +183,7 @@ class Bench:
                 proc, baseline = self.start_baseline()
                 procs.append(proc)
                 servers.append(baseline)
-            if modes:
+            if any(MODES[m].worker is None for m in modes):
                 proc, service = self.start_service(workers)
                 procs.append(proc)
                 servers.append(service)
@@ -189,10 +191,14 @@ class Bench:
                     front = self.start_proxy(service)
                     pids = service.pids
                     servers.append(Server("proxy", workers, front.url, pids, proxy_pids=front.pids))
+            for worker in dict.fromkeys(MODES[m].worker for m in modes if MODES[m].worker):
+                proc, own = self.start_service(workers)
+                procs.append(proc)
+                servers.append(dataclasses.replace(own, worker=worker))
             names = " and ".join(f"{s.kind} (pids {s.proxy_pids or s.pids})" for s in servers)
             print(f"{names}: warm-up {self.plan.warmup_s:g}s each", flush=True)
             for server in servers:
-                self.warm_up(server, modes if server.kind == "service" else None)
+                self.warm_up(server)
             runs = _pass_runs(servers, modes)
             self.in_turns([(n, s) for n, s in runs if MODES[n].in_turns])
             for name, server in runs:
@@ -355,12 +361,15 @@ class Bench:
 def _pass_runs(servers: list[Server], modes: list[str]) -> list[tuple[str, Server]]:
     """(mode, server) for each run of a pass, in the order of MODES, then of `servers`."""
     # The baseline's warm run is the baseline; the proxy's one mode is its own.
+    # A mode with a worker of its own (Mode.worker) runs on that service only.
     wanted = {"baseline": ["warm", *modes], "service": modes, "proxy": ["proxy"]}
     return [
         (name, server)
         for name, mode in MODES.items()
         for server in servers
-        if server.kind in mode.servers and name in wanted[server.kind]
+        if server.kind in mode.servers
+        and name in wanted[server.kind]
+        and mode.worker == server.worker
     ]
 
 

@@ -73,7 +73,7 @@ def test_bench_runs_every_mode_and_writes_results(
     runs = {r["label"]: r for r in data["runs"]}
     proxied = {"proxy x1"} if find_nginx() else set()
     modes = {"baseline", "baseline paced", "warm x1", "paced x1", "throttle x1", "cold x1"}
-    ops = {f"{m} x1" for m in ("list", "update", "mixed", "scale", "c10")}
+    ops = {f"{m} x1" for m in ("list", "update", "mixed", "scale", "scale-base", "c10")}
     ops |= {f"{m} x1" for m in ("confirm", "forget", "signout")}
     signins = {f"{m} x1" for m in ("password", "refresh", "srp")}
     assert set(runs) == modes | ops | signins | {"baseline c10", "soak x1"} | proxied
@@ -85,6 +85,14 @@ def test_bench_runs_every_mode_and_writes_results(
         assert run["rss_mib"]["before"] and run["rss_mib"]["after"]
     assert set(runs["warm x1"]["answers"]) == {"OK"}
     assert set(runs["paced x1"]["answers"]) == {"OK"}
+    # scale and its divisor, warm traffic, share a worker of their own (Mode.worker); the other
+    # modes share the pass's.
+    workers = {label: set(run["rss_mib"]["before"]) for label, run in runs.items()}
+    assert workers["scale x1"] == workers["scale-base x1"]
+    assert workers["scale x1"].isdisjoint(workers["warm x1"])
+    assert workers["list x1"] == workers["warm x1"] == workers["mixed x1"]
+    scale = data["summary"]["scale_vs_warm"]
+    assert scale == round(runs["scale x1"]["rps"] / runs["scale-base x1"]["rps"], 3)
     throttled = runs["throttle x1"]["answers"]
     assert throttled.get("TooManyRequestsException", 0) > 0
     assert throttled.get("OK", 0) <= 2  # one token, and at most one more (1000 s a token)
@@ -141,7 +149,7 @@ def test_bench_runs_every_mode_and_writes_results(
         "Redis bytes per active user",
     }
     assert set(summary["ops_vs_getdevice"]) == {
-        "c10", "list", "update", "mixed", "scale", "confirm", "forget", "signout"
+        "c10", "list", "update", "mixed", "scale", "scale-base", "confirm", "forget", "signout"
     }  # fmt: skip
     assert summary["c10_vs_baseline"] > 0 and summary["scale_vs_warm"] > 0
     # Memory: each user has its hash, device index, device and cached claims.
