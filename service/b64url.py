@@ -9,6 +9,10 @@ def encode(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-def decode(text: str) -> bytes:
-    """`text` with or without its padding; binascii.Error (a ValueError) if it is not base64."""
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+def decode(text: str, strict: bool = False) -> bytes:
+    """`text` with or without its padding; binascii.Error (a ValueError) if it is not base64.
+    Not strict, characters outside the alphabet are dropped; strict, they are an error."""
+    padded = text + "=" * (-len(text) % 4)
+    if strict:
+        return base64.b64decode(padded, altchars=b"-_", validate=True)
+    return base64.urlsafe_b64decode(padded)

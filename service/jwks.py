@@ -6,7 +6,6 @@ wrote) is checked whole before it is stored or used, and only public members eve
 
 from __future__ import annotations
 
-import base64
 import binascii
 import ipaddress
 import logging
@@ -19,6 +18,8 @@ import orjson
 from jose import jwk
 from jose.backends.base import Key
 from jose.exceptions import JOSEError
+
+from . import b64url
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ def _b64url_int(value: Any, member: str, kid: str) -> None:
     if not isinstance(value, str) or not value:
         raise JwksError(f"key {kid!r}: {member!r} must be a non-empty base64url string")
     try:
-        base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_", validate=True)
+        b64url.decode(value, strict=True)
     except (binascii.Error, ValueError):
         raise JwksError(f"key {kid!r}: {member!r} is not base64url") from None
 

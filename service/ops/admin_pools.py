@@ -9,7 +9,6 @@ The pagination token helpers here serve both modules' List operations.
 
 from __future__ import annotations
 
-import base64
 import binascii
 from typing import Any
 
@@ -46,7 +45,7 @@ def _page(token: str | None) -> str:
     if token is None:
         return ""
     try:
-        after = base64.b64decode(token + "=" * (-len(token) % 4), b"-_", validate=True).decode()
+        after = b64url.decode(token, strict=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         after = ""
     if not after:
