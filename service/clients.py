@@ -37,6 +37,13 @@ class AppClient:
     refresh_token_s: int = DEFAULT_REFRESH_S
     auth_session_min: int = DEFAULT_AUTH_SESSION_MIN
     enable_token_revocation: bool = True
+    # PreventUserExistenceErrors ENABLED: an unknown user is answered as a wrong password is
+    # (the developer guide, "Managing user existence error responses").
+    prevent_user_existence_errors: bool = False
+    # RefreshTokenRotation: Feature ENABLED makes every refresh return a new refresh token; the
+    # old one keeps working for RetryGracePeriodSeconds (0-60) and is refused after.
+    refresh_rotation: bool = False
+    retry_grace_s: int = 0
     # Members stored as given (CallbackURLs, AllowedOAuthFlows, ...): DescribeUserPoolClient
     # gives them back.
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -84,12 +91,18 @@ def _client(item: Any) -> AppClient:
     extra = item.get("extra", {})
     if not isinstance(extra, dict):
         raise ValueError("extra must be an object")
+    grace = item.get("retry_grace_s", 0)
+    if isinstance(grace, bool) or not isinstance(grace, int) or not 0 <= grace <= 60:
+        raise ValueError("retry_grace_s must be an integer from 0 to 60")
     return AppClient(
         id=item["id"],
         name=str(item.get("name", "")),
         secret=secret,
         explicit_auth_flows=tuple(flows),
         enable_token_revocation=bool(item.get("enable_token_revocation", True)),
+        prevent_user_existence_errors=bool(item.get("prevent_user_existence_errors", False)),
+        refresh_rotation=bool(item.get("refresh_rotation", False)),
+        retry_grace_s=grace,
         extra=extra,
         **ints,
     )

@@ -1,6 +1,6 @@
 """InitiateAuth's flows (and AdminInitiateAuth's): the password flows (USER_PASSWORD_AUTH,
-ADMIN_USER_PASSWORD_AUTH, ADMIN_NO_SRP_AUTH), USER_SRP_AUTH's first step (PASSWORD_VERIFIER's
-challenge), and REFRESH_TOKEN_AUTH / REFRESH_TOKEN.
+ADMIN_USER_PASSWORD_AUTH, ADMIN_NO_SRP_AUTH) and USER_SRP_AUTH's first step (PASSWORD_VERIFIER's
+challenge); REFRESH_TOKEN_AUTH / REFRESH_TOKEN go to auth_refresh.py.
 """
 
 from __future__ import annotations
@@ -8,32 +8,34 @@ from __future__ import annotations
 from typing import Any
 
 from .. import errors as e
-from .. import lua, refresh, srp
+from .. import srp
 from ..clients import AppClient
 from ..pools import Pool
 from .auth_input import (
-    EXPIRED_REFRESH,
     FLOW_NOT_ENABLED,
     FLOW_NOT_SUPPORTED,
-    INVALID_REFRESH,
-    REVOKED_REFRESH,
     USER_PASSWORD_FLOW_OFF,
     _check_secret_hash,
     _missing,
 )
-from .auth_issue import Flow, _ordered
-from .auth_steps import Attempt
+from .auth_issue import Flow, Issuer
+from .auth_refresh import Refresher
+from .auth_steps import Attempt, Steps
 
 
 class Initiator(Flow):
     """The first request of a sign-in (one per worker, over the shared steps)."""
+
+    def __init__(self, steps: Steps, issuer: Issuer) -> None:
+        super().__init__(steps, issuer)
+        self.refresher = Refresher(steps, issuer)
 
     async def initiate(
         self, pool: Pool, client: AppClient, flow: str, params: dict[str, str], *, admin: bool
     ) -> dict[str, Any]:
         """InitiateAuth's (admin=False) or AdminInitiateAuth's (admin=True) answer."""
         if flow in ("REFRESH_TOKEN_AUTH", "REFRESH_TOKEN"):
-            return await self.refresh(pool, client, params)
+            return await self.refresher.refresh(pool, client, params)
         password_flows = (
             ("ADMIN_USER_PASSWORD_AUTH", "ADMIN_NO_SRP_AUTH") if admin else ("USER_PASSWORD_AUTH",)
         )
@@ -87,54 +89,3 @@ class Initiator(Flow):
         ):
             raise await self.steps.failed(attempt, state)
         return await self.issuer.after_password(attempt, state)
-
-    async def refresh(
-        self, pool: Pool, client: AppClient, params: dict[str, str]
-    ) -> dict[str, Any]:
-        """REFRESH_TOKEN_AUTH: new access and ID tokens, the same origin_jti and auth_time."""
-        if not client.allows("ALLOW_REFRESH_TOKEN_AUTH"):
-            raise e.InvalidParameterException(FLOW_NOT_ENABLED)
-        token = params.get("REFRESH_TOKEN")
-        if not token:
-            raise _missing("REFRESH_TOKEN")
-        claims = refresh.unseal(pool, token)
-        if claims is None or claims.gen != pool.gen or claims.pool_id != pool.id:
-            raise e.NotAuthorizedException(INVALID_REFRESH)
-        if claims.client_id != client.id:
-            raise e.NotAuthorizedException(INVALID_REFRESH)
-        _check_secret_hash(
-            client, params.get("SECRET_HASH"), params.get("USERNAME") or claims.username,
-            claims.username, claims.sub,
-        )  # fmt: skip
-        attempt = Attempt(pool, client, claims.username, claims.device_key or None)
-        iat = claims.iat or claims.exp - refresh.DEFAULT_TTL_S
-        reply = await self.steps.pipe.evalsha(
-            lua.AUTH_REFRESH,
-            (attempt.keys.user, attempt.keys.refresh, attempt.device_hash()),
-            (claims.sub, claims.origin_jti, client.id, iat * 1000, self.steps.client_ip()),
-        )
-        code = reply[0]
-        if code == b"NO_USER":
-            raise e.UserNotFoundException(e.USER_NOT_FOUND)
-        if code == b"REVOKED":
-            raise e.NotAuthorizedException(REVOKED_REFRESH)
-        if code == b"DISABLED":
-            raise e.NotAuthorizedException(e.USER_DISABLED)
-        if code == b"STATUS":
-            if reply[1] in (b"RESET_REQUIRED", b"FORCE_CHANGE_PASSWORD"):
-                raise e.PasswordResetRequiredException(e.PASSWORD_RESET_REQUIRED)
-            if reply[1] == b"UNCONFIRMED":
-                raise e.UserNotConfirmedException(e.USER_NOT_CONFIRMED)
-            raise e.NotAuthorizedException(e.USER_DISABLED)
-        now = int(reply[1]) // 1000
-        if claims.exp <= now:
-            raise e.NotAuthorizedException(EXPIRED_REFRESH)
-        result = self.issuer.mint(
-            attempt,
-            claims.sub,
-            now=now,
-            auth_time=claims.auth_time or now,
-            origin_jti=claims.origin_jti,
-            device_key=claims.device_key,
-        )
-        return {"AuthenticationResult": _ordered(result), "ChallengeParameters": {}}
