@@ -100,7 +100,13 @@ def _client(item: Any) -> AppClient:
         secret=secret,
         explicit_auth_flows=tuple(flows),
         enable_token_revocation=bool(item.get("enable_token_revocation", True)),
-        prevent_user_existence_errors=bool(item.get("prevent_user_existence_errors", False)),
+        # Records written before it had a field of its own kept it as given, in `extra`.
+        prevent_user_existence_errors=bool(
+            item.get(
+                "prevent_user_existence_errors",
+                extra.get("PreventUserExistenceErrors") == "ENABLED",
+            )
+        ),
         refresh_rotation=bool(item.get("refresh_rotation", False)),
         retry_grace_s=grace,
         extra=extra,

@@ -79,6 +79,14 @@ class InvalidPasswordException(CognitoError):
     pass
 
 
+class RefreshTokenReuseException(CognitoError):
+    pass
+
+
+class UnsupportedOperationException(CognitoError):
+    pass
+
+
 # Protocol-level errors that every AWS JSON service can answer.
 class SerializationException(CognitoError):
     pass

@@ -64,6 +64,8 @@ OPERATIONS: dict[str, Quota] = {
     "RespondToAuthChallenge": Quota("UserAuthentication", per_user="read"),
     "AdminInitiateAuth": Quota("UserAuthentication", per_user="read"),
     "AdminRespondToAuthChallenge": Quota("UserAuthentication", per_user="read"),
+    # A refresh is a sign-in of the UserAuthentication category (as REFRESH_TOKEN_AUTH is).
+    "GetTokensFromRefreshToken": Quota("UserAuthentication"),
     # The admin plane (SigV4-signed, IAM credentials): categories only, no per-user bucket.
     "AdminGetDevice": Quota("UserResourceRead"),
     "AdminListDevices": Quota("UserResourceRead"),
@@ -82,6 +84,7 @@ OPERATIONS: dict[str, Quota] = {
     "ListUserPools": Quota("UserPoolRead"),
     "CreateUserPoolClient": Quota("UserPoolClientUpdate"),
     "DeleteUserPoolClient": Quota("UserPoolClientUpdate"),
+    "UpdateUserPoolClient": Quota("UserPoolClientUpdate"),
     "DescribeUserPoolClient": Quota("UserPoolClientRead"),
     "ListUserPoolClients": Quota("UserPoolClientRead"),
 }

@@ -42,6 +42,15 @@ class RefreshClaims:
     iat: int = 0
     auth_time: int = 0
     device_key: str = ""
+    # Later additions: when it was issued in ms (sign-outs compare it with theirs; 0 for older
+    # tokens, which count from the start of their second `iat`), and its place in its family's
+    # rotation (RefreshTokenRotation: each rotation seals the next step; auth_refresh.lua).
+    issued_ms: int = 0
+    step: int = 0
+
+    def issued(self) -> int:
+        """When this token was issued, ms (the start of its second if it says no more)."""
+        return self.issued_ms or (self.iat or self.exp - DEFAULT_TTL_S) * 1000
 
 
 def _key(pool: Pool) -> AESGCM:
@@ -53,7 +62,8 @@ def seal(pool: Pool, claims: RefreshClaims) -> str:
     iv = os.urandom(12)
     payload = orjson.dumps(
         [claims.pool_id, claims.gen, claims.username, claims.sub, claims.client_id,
-         claims.origin_jti, claims.exp, claims.iat, claims.auth_time, claims.device_key]
+         claims.origin_jti, claims.exp, claims.iat, claims.auth_time, claims.device_key,
+         claims.issued_ms, claims.step]
     )  # fmt: skip
     sealed = _key(pool).encrypt(iv, payload, _HEADER)
     parts = (os.urandom(256), iv, sealed[:-16], sealed[-16:])
@@ -70,9 +80,10 @@ def unseal(pool: Pool, token: str) -> RefreshClaims | None:
         payload = orjson.loads(_key(pool).decrypt(iv, body + tag, _HEADER))
         pool_id, gen, username, sub, client_id, origin_jti, exp = payload[:7]
         iat, auth_time, device_key = payload[7:10] if len(payload) >= 10 else (0, 0, "")
+        issued_ms, step = payload[10:12] if len(payload) >= 12 else (0, 0)
         return RefreshClaims(
             pool_id, gen, username, sub, client_id, origin_jti, int(exp),
-            int(iat), int(auth_time), str(device_key),
+            int(iat), int(auth_time), str(device_key), int(issued_ms), int(step),
         )  # fmt: skip
     except (binascii.Error, ValueError, InvalidTag, TypeError):
         return None

@@ -286,7 +286,7 @@ class TokenStep:
             # The pools were reloaded meanwhile, or the payload's claims were not what peek()
             # read: place the cache entry by the verified claims.
             route = Route(claims.pool, claims.username, token, self._skew_ms)
-        store = (claims.exp, claims.iat, claims.origin_jti, claims.sub, self._max_ttl_ms)
+        store = (claims.exp, claims.issued, claims.origin_jti, claims.sub, self._max_ttl_ms)
         reply = await self.pipe.evalsha(
             operation.script,
             route.session_keys + operation.keys(route, values),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import binascii
 import functools
 import hashlib
+import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -39,6 +40,9 @@ class Claims:
     iat: int
     origin_jti: str
     raw: bytes  # the payload JSON, as cached in Redis
+    # When it was issued, as the claims cache keeps it: "<iat>.<ms>" when the token says to
+    # the millisecond (a jti minted by issue(issued_ms=...)), else "<iat>" (see issued_text).
+    issued: str
 
 
 _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
@@ -128,7 +132,34 @@ def _check_claims(payload: dict[str, Any], pool: Pool, raw: bytes, now: float | 
         iat=iat,
         origin_jti=origin_jti if isinstance(origin_jti, str) else "",
         raw=raw,
+        issued=str(iat) if pool.external else issued_text(iat, payload.get("jti")),
     )
+
+
+def uuid7(ms: int) -> str:
+    """A UUID version 7 (RFC 9562) whose timestamp is `ms`: the jti of the tokens sign-in
+    mints, so the token itself says when, to the millisecond, it was issued."""
+    value = (ms & 0xFFFFFFFFFFFF) << 80 | 0x7 << 76 | secrets.randbits(12) << 64
+    return str(uuid.UUID(int=value | 0b10 << 62 | secrets.randbits(62)))
+
+
+def issued_text(iat: int, jti: object) -> str:
+    """When a token of one of this service's own pools was issued, for the session's sign-out
+    check: "<iat>.<ms>" when its jti is a UUIDv7 of that second, or "<iat>" alone.
+
+    `iat` has whole seconds, so a sign-out in the same second as a token cannot tell before
+    from after by it. Sign-in mints its tokens' jti as a UUIDv7 stamped with the issuing
+    script's Redis time, which is always later than the user's last sign-out (auth_ok.lua):
+    the session compares milliseconds. A token without one (minted by the CLI, or by another
+    system) counts from the start of its second: revoked by any sign-out in that second."""
+    if isinstance(jti, str) and len(jti) == 36 and jti[14] == "7":
+        try:
+            ms = int(jti[:8] + jti[9:13], 16)
+        except ValueError:
+            return str(iat)
+        if ms // 1000 == iat:
+            return f"{iat}.{ms % 1000:03d}"
+    return str(iat)
 
 
 def issue(
@@ -147,8 +178,16 @@ def issue(
     origin_jti: str | None = None,
     event_id: str | None = None,
     auth_time: int | None = None,
+    issued_ms: int | None = None,
+    revocable: bool = True,
 ) -> str:
-    """Mint an access token with the claims, claim order and header of a real Cognito one."""
+    """Mint an access token with the claims, claim order and header of a real Cognito one.
+
+    `issued_ms`: the issuing script's Redis time; it sets iat and makes the jti a UUIDv7 of it
+    (issued_text). `revocable=False` (an app client with EnableTokenRevocation off): no
+    origin_jti claim, as AWS documents for such clients."""
+    if issued_ms is not None:
+        now = issued_ms // 1000
     iat = int(time.time()) if now is None else now
     claims: dict[str, Any] = {"sub": sub}
     if device_key:
@@ -166,10 +205,12 @@ def issue(
             "auth_time": iat if auth_time is None else auth_time,
             "exp": iat + ttl_s,
             "iat": iat,
-            "jti": str(uuid.uuid4()),
+            "jti": str(uuid.uuid4()) if issued_ms is None else uuid7(issued_ms),
             "username": username,
         }
     )
+    if not revocable:
+        del claims["origin_jti"]
     signing_input = f"{token_header(signing_kid)}.{b64url.encode(orjson.dumps(claims))}"
     signature = signing_key.sign(signing_input.encode())
     return f"{signing_input}.{b64url.encode(signature)}"
@@ -189,9 +230,11 @@ def issue_id(
     now: int,
     ttl_s: int = 3600,
     groups: list[str] | None = None,
+    revocable: bool = True,
 ) -> str:
     """Mint an ID token with a real Cognito one's claims and order (a pool with no attributes:
-    no email or phone claims), signed with the pool's ID-token key."""
+    no email or phone claims), signed with the pool's ID-token key; without origin_jti for a
+    client with EnableTokenRevocation off."""
     claims: dict[str, Any] = {"sub": sub}
     if groups:
         claims["cognito:groups"] = groups
@@ -209,6 +252,8 @@ def issue_id(
             "jti": str(uuid.uuid4()),
         }
     )
+    if not revocable:
+        del claims["origin_jti"]
     signing_input = f"{token_header(signing_kid)}.{b64url.encode(orjson.dumps(claims))}"
     return f"{signing_input}.{b64url.encode(signing_key.sign(signing_input.encode()))}"
 

@@ -48,7 +48,7 @@ def test_every_served_operation_is_a_cognito_operation(redis_url: str) -> None:
     admin = {
         "CreateUserPool", "DescribeUserPool", "ListUserPools", "DeleteUserPool",
         "CreateUserPoolClient", "DescribeUserPoolClient", "ListUserPoolClients",
-        "DeleteUserPoolClient", "AdminCreateUser", "AdminGetUser", "AdminDeleteUser",
+        "DeleteUserPoolClient", "UpdateUserPoolClient", "AdminCreateUser", "AdminGetUser", "AdminDeleteUser",
         "AdminDisableUser", "AdminEnableUser", "AdminSetUserPassword", "AdminUserGlobalSignOut",
         "AdminGetDevice", "AdminListDevices", "AdminUpdateDeviceStatus", "AdminForgetDevice",
         "AdminInitiateAuth", "AdminRespondToAuthChallenge",
@@ -63,6 +63,7 @@ def test_every_served_operation_is_a_cognito_operation(redis_url: str) -> None:
         "RevokeToken",
         "InitiateAuth",
         "RespondToAuthChallenge",
+        "GetTokensFromRefreshToken",
     }
     assert set(served) <= COGNITO_OPERATIONS
     # Every served operation has its quota category (service/quotas.py).

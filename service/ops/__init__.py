@@ -23,6 +23,7 @@ from .admin_users import UserOps
 from .auth import (
     AdminInitiateAuth,
     AdminRespondToAuthChallenge,
+    GetTokensFromRefreshToken,
     InitiateAuth,
     RespondToAuthChallenge,
     SignIn,
@@ -58,6 +59,7 @@ def operations(
     signin = SignIn(settings, registry, pipe)
     served["InitiateAuth"] = InitiateAuth(signin)
     served["RespondToAuthChallenge"] = RespondToAuthChallenge(signin)
+    served["GetTokensFromRefreshToken"] = GetTokensFromRefreshToken(signin)
     # SigV4-signed (service/api.py checks the signature before these run).
     served["AdminInitiateAuth"] = AdminInitiateAuth(signin)
     served["AdminRespondToAuthChallenge"] = AdminRespondToAuthChallenge(signin)
@@ -70,6 +72,7 @@ def operations(
         ListUserPools=pools.list_user_pools,
         DeleteUserPool=pools.delete_user_pool,
         CreateUserPoolClient=clients.create_user_pool_client,
+        UpdateUserPoolClient=clients.update_user_pool_client,
         DescribeUserPoolClient=clients.describe_user_pool_client,
         ListUserPoolClients=clients.list_user_pool_clients,
         DeleteUserPoolClient=clients.delete_user_pool_client,

@@ -1,5 +1,5 @@
 """App clients, as an SDK-driven set-up makes them: CreateUserPoolClient,
-DescribeUserPoolClient, ListUserPoolClients, DeleteUserPoolClient.
+UpdateUserPoolClient, DescribeUserPoolClient, ListUserPoolClients, DeleteUserPoolClient.
 
 An app client is service/clients.py's AppClient, in its pool record's `clients` list
 (service/store/pools.py), with every CreateUserPoolClient member it does not handle itself kept as
@@ -8,6 +8,7 @@ given. Pools themselves are service/ops/admin_pools.py.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import orjson
@@ -37,6 +38,22 @@ CREATE_CLIENT = (
     ),
     IntMember("AuthSessionValidity", min_value=3, max_value=15),
     StringMember("PreventUserExistenceErrors", enum=("LEGACY", "ENABLED")),
+    StructMember(
+        "RefreshTokenRotation",
+        (
+            StringMember("Feature", required=True, enum=("ENABLED", "DISABLED")),
+            IntMember("RetryGracePeriodSeconds", min_value=0, max_value=60),
+        ),
+    ),
+)
+# What the stored `extra` holds besides KEPT_MEMBERS that DescribeUserPoolClient shows.
+_VIEWED = frozenset({"RefreshTokenRotation"})
+# UpdateUserPoolClient: the same members, the client named, no secret to choose.
+UPDATE_CLIENT = (
+    POOL_ID,
+    CLIENT_ID,
+    dataclasses.replace(CREATE_CLIENT[1], required=False),
+    *(m for m in CREATE_CLIENT[3:]),
 )
 AUTH_FLOWS = (
     "ADMIN_NO_SRP_AUTH",
@@ -51,9 +68,17 @@ AUTH_FLOWS = (
     "ALLOW_TOKEN_EXCHANGE_DELEGATION",
     "ALLOW_TOKEN_EXCHANGE_IMPERSONATION",
 )
-# Members CreateUserPoolClient handles itself; every other one is kept as given.
-_CLIENT_OWN = {m.name for m in CREATE_CLIENT} | {"GenerateSecret", "ExplicitAuthFlows"}
-_CLIENT_OWN |= {"EnableTokenRevocation"}
+# The model's CreateUserPoolClient and UpdateUserPoolClient members this service keeps as given
+# (DescribeUserPoolClient gives them back); the others it handles itself, and a member the
+# model does not list is dropped. tests/test_admin_model.py checks these against the model.
+KEPT_MEMBERS = frozenset(
+    {
+        "ReadAttributes", "WriteAttributes", "SupportedIdentityProviders", "CallbackURLs",
+        "LogoutURLs", "DefaultRedirectURI", "AllowedOAuthFlows", "AllowedOAuthScopes",
+        "AllowedOAuthFlowsUserPoolClient", "AnalyticsConfiguration",
+        "EnablePropagateAdditionalUserContextData", "PublishSecretsInAWSSecretsManager",
+    }
+)  # fmt: skip
 # Cognito's token validity limits (API Reference, CreateUserPoolClient): access and ID tokens
 # 5 minutes to 1 day, refresh tokens 60 minutes to 10 years.
 _LIMITS_S = {
@@ -91,10 +116,14 @@ def client_view(pool_id: str, client: app_clients.AppClient) -> dict[str, Any]:
     view["TokenValidityUnits"] = units
     view["ExplicitAuthFlows"] = list(client.explicit_auth_flows)
     view["AllowedOAuthFlowsUserPoolClient"] = False
+    view["PreventUserExistenceErrors"] = (
+        "ENABLED" if client.prevent_user_existence_errors else "LEGACY"
+    )
     view["EnableTokenRevocation"] = client.enable_token_revocation
     view["EnablePropagateAdditionalUserContextData"] = False
     view["AuthSessionValidity"] = client.auth_session_min
-    view.update(extra)
+    # Only the model's members: a record written before members were filtered may hold others.
+    view.update((k, v) for k, v in extra.items() if k in KEPT_MEMBERS or k in _VIEWED)
     return view
 
 
@@ -103,48 +132,42 @@ class ClientOps(AdminContext):
 
     async def create_user_pool_client(self, body: dict[str, Any]) -> bytes:
         values = self.validate(body, CREATE_CLIENT)
-        flows = _auth_flows(body.get("ExplicitAuthFlows"))
         generate = bool_member(body, "GenerateSecret")
-        revocation = bool_member(body, "EnableTokenRevocation")
         pool_id = values["UserPoolId"]
         await self.quota("CreateUserPoolClient", pool_id)
         record = await self.pool(pool_id)
-        units = dict(values["TokenValidityUnits"] or {})
-        units = {k: v for k, v in units.items() if v is not None}
-        validity: dict[str, int] = {}
-        seconds: dict[str, int] = {}
-        for kind, (default, default_unit) in _DEFAULT_VALIDITY.items():
-            given = values[f"{kind}Validity"]
-            if given is None or (kind == "RefreshToken" and given == 0):
-                amount, unit = default, units.get(kind, default_unit)
-                if kind in units:
-                    amount = _DEFAULT_VALIDITY[kind][0] * _UNIT_S[default_unit] // _UNIT_S[unit]
-            else:
-                amount, unit = given, units.get(kind, _SET_UNIT[kind])
-            low, high = _LIMITS_S[kind]
-            if not low <= amount * _UNIT_S[unit] <= high:
-                # Message inferred: no capture of Cognito's text was found.
-                raise e.InvalidParameterException("Invalid range for kind validity.")
-            validity[kind], units[kind] = amount, unit
-            seconds[kind] = amount * _UNIT_S[unit]
         secret = values["ClientSecret"] or (store.new_client_secret() if generate else None)
         now_ms = await store.server_ms(self.r)
-        extra = {k: v for k, v in body.items() if k not in _CLIENT_OWN}
-        extra.update(validity=validity, units=units, created_ms=now_ms, modified_ms=now_ms)
-        client = app_clients.AppClient(
-            id=store.new_client_id(),
-            name=values["ClientName"],
-            secret=secret,
-            explicit_auth_flows=tuple(flows) if flows is not None else app_clients.DEFAULT_FLOWS,
-            access_token_s=seconds["AccessToken"],
-            id_token_s=seconds["IdToken"],
-            refresh_token_s=seconds["RefreshToken"],
-            auth_session_min=values["AuthSessionValidity"] or app_clients.DEFAULT_AUTH_SESSION_MIN,
-            enable_token_revocation=True if revocation is None else revocation,
-            extra=extra,
-        )
+        client = _settings(values, body, store.new_client_id(), secret, now_ms, now_ms)
         await self._change_clients(pool_id, record, lambda items: [*items, client.to_json()])
         return dumps({"UserPoolClient": client_view(pool_id, client)})
+
+    async def update_user_pool_client(self, body: dict[str, Any]) -> bytes:
+        """UpdateUserPoolClient: the client's whole configuration again. As the API Reference
+        says, a member left out goes back to its default; the id, secret and creation date
+        stay."""
+        values = self.validate(body, UPDATE_CLIENT)
+        pool_id, client_id = values["UserPoolId"], values["ClientId"]
+        await self.quota("UpdateUserPoolClient", pool_id)
+        record = await self.pool(pool_id)
+        old = _client(record, client_id)
+        now_ms = await store.server_ms(self.r)
+        name = values["ClientName"] or old.name
+        updated = _settings(
+            {**values, "ClientName": name}, body, client_id, old.secret,
+            old.extra.get("created_ms", now_ms), now_ms,
+        )  # fmt: skip
+
+        def change(items: list[Any]) -> list[Any]:
+            if not any((c if isinstance(c, str) else c.get("id")) == client_id for c in items):
+                raise e.ResourceNotFoundException(f"User pool client {client_id} does not exist.")
+            return [
+                updated.to_json() if (c if isinstance(c, str) else c.get("id")) == client_id else c
+                for c in items
+            ]
+
+        await self._change_clients(pool_id, record, change)
+        return dumps({"UserPoolClient": client_view(pool_id, updated)})
 
     async def describe_user_pool_client(self, body: dict[str, Any]) -> bytes:
         values = self.validate(body, (POOL_ID, CLIENT_ID))
@@ -206,6 +229,63 @@ class ClientOps(AdminContext):
             if record.get("clients") is None:
                 continue
         raise e.InternalErrorException()
+
+
+def _settings(
+    values: dict[str, Any],
+    body: dict[str, Any],
+    client_id: str,
+    secret: str | None,
+    created_ms: int,
+    now_ms: int,
+) -> app_clients.AppClient:
+    """The AppClient a CreateUserPoolClient or UpdateUserPoolClient body describes."""
+    flows = _auth_flows(body.get("ExplicitAuthFlows"))
+    revocation = bool_member(body, "EnableTokenRevocation")
+    units = dict(values["TokenValidityUnits"] or {})
+    units = {k: v for k, v in units.items() if v is not None}
+    validity: dict[str, int] = {}
+    seconds: dict[str, int] = {}
+    for kind, (default, default_unit) in _DEFAULT_VALIDITY.items():
+        given = values[f"{kind}Validity"]
+        if given is None or (kind == "RefreshToken" and given == 0):
+            amount, unit = default, units.get(kind, default_unit)
+            if kind in units:
+                amount = _DEFAULT_VALIDITY[kind][0] * _UNIT_S[default_unit] // _UNIT_S[unit]
+        else:
+            amount, unit = given, units.get(kind, _SET_UNIT[kind])
+        low, high = _LIMITS_S[kind]
+        if not low <= amount * _UNIT_S[unit] <= high:
+            # Message from a real answer quoted in aws-samples/cloudfront-authorization-at-edge
+            # issue #144.
+            raise e.InvalidParameterException("Invalid range for token validity.")
+        validity[kind], units[kind] = amount, unit
+        seconds[kind] = amount * _UNIT_S[unit]
+    rotation = values["RefreshTokenRotation"]
+    # Only the model's own members are kept as given: anything else a request carries (an
+    # injected ClientId, say) never reaches the stored record.
+    extra = {k: v for k, v in body.items() if k in KEPT_MEMBERS}
+    extra.update(validity=validity, units=units, created_ms=created_ms, modified_ms=now_ms)
+    if rotation is not None:
+        extra["RefreshTokenRotation"] = {
+            "Feature": rotation["Feature"],
+            "RetryGracePeriodSeconds": rotation["RetryGracePeriodSeconds"] or 0,
+        }
+    return app_clients.AppClient(
+        id=client_id,
+        name=values["ClientName"],
+        secret=secret,
+        explicit_auth_flows=tuple(flows) if flows is not None else app_clients.DEFAULT_FLOWS,
+        access_token_s=seconds["AccessToken"],
+        id_token_s=seconds["IdToken"],
+        refresh_token_s=seconds["RefreshToken"],
+        auth_session_min=values["AuthSessionValidity"] or app_clients.DEFAULT_AUTH_SESSION_MIN,
+        enable_token_revocation=True if revocation is None else revocation,
+        prevent_user_existence_errors=values["PreventUserExistenceErrors"] == "ENABLED",
+        refresh_rotation=rotation is not None and rotation["Feature"] == "ENABLED",
+        retry_grace_s=(rotation or {}).get("RetryGracePeriodSeconds") or 0,
+        extra=extra,
+    )
 
 
 def _client(record: dict[str, str], client_id: str) -> app_clients.AppClient:

@@ -40,6 +40,23 @@ CREATE_POOL = (
 )
 
 
+# CreateUserPool's members in the model, besides PoolName: each is kept as given (DescribeUserPool
+# gives it back), and a member the model does not list (an injected Id, say) is dropped, from the
+# request and from records written before this filter. tests/test_admin_model.py checks it.
+POOL_MEMBERS = frozenset(
+    {
+        "Policies", "DeletionProtection", "LambdaConfig", "AutoVerifiedAttributes",
+        "AliasAttributes", "UsernameAttributes", "SmsVerificationMessage",
+        "EmailVerificationMessage", "EmailVerificationSubject", "VerificationMessageTemplate",
+        "SmsAuthenticationMessage", "MfaConfiguration", "UserAttributeUpdateSettings",
+        "DeviceConfiguration", "EmailConfiguration", "SmsConfiguration", "UserPoolTags",
+        "AdminCreateUserConfig", "Schema", "UserPoolAddOns", "DcrConfiguration",
+        "UsernameConfiguration", "AccountRecoverySetting", "UserPoolTier", "KeyConfiguration",
+        "IssuerConfiguration", "AcrConfiguration",
+    }
+)  # fmt: skip
+
+
 def _page(token: str | None) -> str:
     """The key after which a page starts ("" for the first page)."""
     if token is None:
@@ -102,7 +119,7 @@ def pool_view(record: dict[str, str], account_id: str) -> dict[str, Any]:
         "UserPoolTier": "ESSENTIALS",
     }
     for name, value in config.items():
-        if name not in ("PoolName", "Policies"):
+        if name in POOL_MEMBERS and name != "Policies":
             view[name] = value
     if record.get("device_tracking", "1") == "1":
         view["DeviceConfiguration"] = {
@@ -127,7 +144,7 @@ class PoolOps(AdminContext):
             body.get("DeviceConfiguration") or {}, "DeviceOnlyRememberedOnUserPrompt"
         )
         await self.quota("CreateUserPool")
-        config = {k: v for k, v in body.items() if k != "PoolName"}
+        config = {k: v for k, v in body.items() if k in POOL_MEMBERS}
         record = await store.create_pool(
             self.r,
             self.settings,

@@ -24,7 +24,17 @@ from ..pools import PoolRegistry
 from ..settings import Settings
 from ..validation import validate
 from .auth_initiate import Initiator
-from .auth_input import AUTH_FLOW, CHALLENGE_NAME, CLIENT_ID, SESSION, USER_POOL_ID, _string_map
+from .auth_input import (
+    AUTH_FLOW,
+    CHALLENGE_NAME,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    DEVICE_KEY,
+    REFRESH_TOKEN,
+    SESSION,
+    USER_POOL_ID,
+    _string_map,
+)
 from .auth_issue import Issuer
 from .auth_respond import Responder
 from .auth_steps import Steps
@@ -44,6 +54,7 @@ class SignIn:
         self.client = steps.client
         self.quota = steps.quota
         self.initiate = initiator.initiate
+        self.get_tokens = initiator.refresher.get_tokens
         self.respond = responder.respond
         self.challenge_quota = responder.challenge_quota
 
@@ -64,6 +75,27 @@ class InitiateAuth:
         pool, client = await self.signin.client(values["ClientId"])
         await self.signin.quota(pool, "UserAuthentication")
         answer = await self.signin.initiate(pool, client, values["AuthFlow"], params, admin=False)
+        return orjson.dumps(answer)
+
+
+class GetTokensFromRefreshToken:
+    """GetTokensFromRefreshToken: new tokens from a refresh token (how Amplify JS v6 refreshes,
+    since amplify-js PR #14427), with RefreshTokenRotation (ops/auth_refresh.py)."""
+
+    name = "GetTokensFromRefreshToken"
+    shape = (REFRESH_TOKEN, CLIENT_ID, CLIENT_SECRET, DEVICE_KEY)
+
+    def __init__(self, signin: SignIn) -> None:
+        self.signin = signin
+
+    async def __call__(self, body: dict[str, Any]) -> bytes:
+        values = validate(body, self.shape)
+        _string_map(body, "ClientMetadata")  # passed to Lambda triggers, which are not run here
+        pool, client = await self.signin.client(values["ClientId"])
+        await self.signin.quota(pool, "UserAuthentication")
+        answer = await self.signin.get_tokens(
+            pool, client, values["RefreshToken"], values["ClientSecret"], values["DeviceKey"]
+        )
         return orjson.dumps(answer)
 
 

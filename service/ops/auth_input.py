@@ -34,6 +34,14 @@ CHALLENGES = (
 AUTH_FLOW = StringMember("AuthFlow", required=True, enum=AUTH_FLOWS)
 CHALLENGE_NAME = StringMember("ChallengeName", required=True, enum=CHALLENGES)
 SESSION = StringMember("Session", min_len=20, max_len=4096, sensitive=True)
+# GetTokensFromRefreshToken's members.
+REFRESH_TOKEN = StringMember(
+    "RefreshToken", required=True, pattern=r"[A-Za-z0-9-_=.]+", sensitive=True
+)
+CLIENT_SECRET = StringMember(
+    "ClientSecret", min_len=24, max_len=64, pattern=r"[\w+]+", sensitive=True
+)
+DEVICE_KEY = StringMember("DeviceKey", min_len=1, max_len=55, pattern=r"[\w-]+_[0-9a-f-]+")
 DEVICE_KEY_RE = re.compile(r"[\w-]+_[0-9a-f-]+", re.ASCII)
 
 # Messages. Captured in public issues: the first four, the session ones and the TIMESTAMP one.

@@ -82,16 +82,22 @@ class Issuer:
         origin_jti = str(uuid.uuid4())
         uk = attempt.keys
         flat = [item for pair in user_fields.items() for item in pair]
-        now_ms = await self.steps.pipe.evalsha(
+        issued_ms = await self.steps.pipe.evalsha(
             lua.AUTH_OK,
             (uk.user, uk.devices, uk.device(device_key), uk.refresh),
             (sub, mode, device_key, group, self.steps.client_ip(), origin_jti, client.id, *flat),
         )
-        if now_ms is None:
+        if issued_ms is None:
             raise e.UserNotFoundException(e.USER_NOT_FOUND)
-        now = int(now_ms) // 1000
+        issued_ms = int(issued_ms)
+        now = issued_ms // 1000
         result = self.mint(
-            attempt, sub, now=now, auth_time=now, origin_jti=origin_jti, device_key=device_key
+            attempt,
+            sub,
+            issued_ms=issued_ms,
+            auth_time=now,
+            origin_jti=origin_jti,
+            device_key=device_key,
         )
         result["RefreshToken"] = refresh.seal(
             pool,
@@ -106,6 +112,7 @@ class Issuer:
                 iat=now,
                 auth_time=now,
                 device_key=device_key,
+                issued_ms=issued_ms,
             ),
         )
         if mode == "new":
@@ -117,13 +124,15 @@ class Issuer:
         attempt: Attempt,
         sub: str,
         *,
-        now: int,
+        issued_ms: int,
         auth_time: int,
         origin_jti: str,
         device_key: str,
     ) -> dict[str, Any]:
-        """Access and ID tokens (one event_id and origin_jti, each its own jti)."""
+        """Access and ID tokens (one event_id and origin_jti, each its own jti), issued at
+        `issued_ms` (Redis's clock, later than the user's last sign-out)."""
         pool, client = attempt.pool, attempt.client
+        revocable = client.enable_token_revocation
         event_id = str(uuid.uuid4())
         access = tokens.issue(
             pool=pool,
@@ -134,10 +143,11 @@ class Issuer:
             client_id=client.id,
             ttl_s=client.access_token_s,
             device_key=device_key or None,
-            now=now,
+            issued_ms=issued_ms,
             origin_jti=origin_jti,
             event_id=event_id,
             auth_time=auth_time,
+            revocable=revocable,
         )
         id_token = tokens.issue_id(
             pool=pool,
@@ -149,8 +159,9 @@ class Issuer:
             origin_jti=origin_jti,
             event_id=event_id,
             auth_time=auth_time,
-            now=now,
+            now=issued_ms // 1000,
             ttl_s=client.id_token_s,
+            revocable=revocable,
         )
         return {
             "AccessToken": access,

@@ -16,6 +16,7 @@ from ..pools import PoolRegistry
 from ..session import Refusal, Route, TokenOperation
 from ..settings import Settings
 from ..validation import StringMember, validate
+from .auth_input import CLIENT_ID, CLIENT_SECRET
 from .devices import ACCESS_TOKEN
 
 
@@ -37,18 +38,13 @@ class GlobalSignOut(TokenOperation):
 
 REVOKE_REFRESH = lua.hot_script("revoke_refresh")
 TOKEN = StringMember("Token", required=True, pattern=r"[A-Za-z0-9-_=.]+", sensitive=True)
-CLIENT_ID = StringMember(
-    "ClientId", required=True, min_len=1, max_len=128, pattern=r"[\w+]+", sensitive=True
-)
-CLIENT_SECRET = StringMember(
-    "ClientSecret", min_len=24, max_len=64, pattern=r"[\w+]+", sensitive=True
-)
 LINKED = StringMember("RevokeAssociatedSessions", enum=("NONE", "LINKED"))
 # No capture gives these messages; they are inferred from the model's descriptions.
 UNSUPPORTED_TOKEN = "Unsupported token type."  # noqa: S105 (a message, not a secret)
 UNKNOWN_CLIENT = "Invalid client id."
 OTHER_CLIENT = "The refresh token was issued to another client."
 BAD_SECRET = "Invalid client secret."  # noqa: S105 (a message, not a secret)
+REVOCATION_OFF = "Token revocation is not enabled for this app client."
 
 
 class RevokeToken:
@@ -58,7 +54,8 @@ class RevokeToken:
     revoked, of another pool) is answered 200 and changes nothing. An access or ID token gets
     UnsupportedTokenTypeException; a client id no live pool has, UnauthorizedException; a refresh
     token of another client of the pool, UnauthorizedException ("you must use the same client
-    ID that was used to obtain the token").
+    ID that was used to obtain the token"); a client with EnableTokenRevocation off,
+    UnsupportedOperationException.
     """
 
     name = "RevokeToken"
@@ -86,6 +83,10 @@ class RevokeToken:
             # A confidential client must authenticate, as the revocation endpoint's
             # invalid_client (401) says for it.
             raise e.UnauthorizedException(BAD_SECRET)
+        if not client.enable_token_revocation:
+            # The developer guide's "Revoking tokens": RevokeToken needs the client's
+            # EnableTokenRevocation (the model lists UnsupportedOperationException for it).
+            raise e.UnsupportedOperationException(REVOCATION_OFF)
         if self.settings.pool_rate_limit:
             await pool_quota.take(self.pipe, self.settings, pool.id, self.name)
         claims = refresh.unseal(pool, token)

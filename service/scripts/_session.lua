@@ -10,7 +10,8 @@
 -- {"REVOKED"}, {"THROTTLED"}, {"DISABLED"} or {"STATUS", status}.
 --
 -- KEYS[1] claims  STR   cached verified claims of this access token, one compact value:
---                       "<exp>:<iat>:<n>:<ojti><sub>", exp and iat in epoch seconds, n the
+--                       "<exp>:<iat>:<n>:<ojti><sub>", exp and iat in epoch seconds (iat with
+--                       ".<ms>" when the token says when it was issued to the ms), n the
 --                       length of ojti (origin_jti, or "" for none), sub the rest. Expires with
 --                       the token (at most max_ttl); nothing indexes it: a deleted user's
 --                       claims are orphans that expire, and harmless meanwhile (their sub is
@@ -30,11 +31,20 @@
 --                 cache. Plus 2 (2, 3): a dry run that stops after the session with {"ADMITTED"}
 --                 (the caller then takes a pool-wide quota token before a write)
 -- ARGV[6] exp     (store) token expiry, epoch seconds
--- ARGV[7] iat     (store) token issue time, epoch seconds
+-- ARGV[7] iat     (store) token issue time, epoch seconds, or "<seconds>.<ms>" (3 digits)
 -- ARGV[8] ojti    (store) the token's origin_jti, or ""
 -- ARGV[9] sub     (store) the token's sub
 -- ARGV[10] max_ttl (store) upper bound of the cache entry's life, milliseconds
 -- An operation's own KEYS start at KEYS[4] and its own ARGV at ARGV[11].
+-- issued_ms(sec, ms): a token's issue time in ms from its cached "<iat>[.<ms>]" parts; a token
+-- without milliseconds counts from the start of its second.
+local function issued_ms(sec, ms)
+  if ms == '' then
+    return tonumber(sec) * 1000
+  end
+  return tonumber(sec) * 1000 + tonumber(ms)
+end
+
 local function session()
   local t = redis.call('TIME')
   local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -44,10 +54,11 @@ local function session()
   local dry = mode >= 2
   local bucket = ARGV[1]
 
-  local exp, iat, ojti, sub
+  local exp, issued, ojti, sub
   if store == 1 then
     exp = tonumber(ARGV[6])
-    iat = tonumber(ARGV[7])
+    local i, ms = string.match(ARGV[7], '^(%-?%d+)%.?(%d*)$')
+    issued = issued_ms(i, ms)
     ojti = ARGV[8]
     sub = ARGV[9]
   else
@@ -55,12 +66,12 @@ local function session()
     if not c then
       return {'MISS'}
     end
-    local e, i, n, at = string.match(c, '^(%-?%d+):(%-?%d+):(%d+):()')
+    local e, i, ms, n, at = string.match(c, '^(%-?%d+):(%-?%d+)%.?(%d*):(%d+):()')
     if not at then
       return {'MISS'}  -- not a value this script wrote: verify again, and overwrite it
     end
     exp = tonumber(e)
-    iat = tonumber(i)
+    issued = issued_ms(i, ms)
     n = at + tonumber(n)
     ojti = string.sub(c, at, n - 1)
     sub = string.sub(c, n)
@@ -86,10 +97,11 @@ local function session()
       'PX', math.min(exp * 1000 - now_ms, tonumber(ARGV[10])))
   end
 
-  -- A sign-out revokes every token issued before it; iat has whole seconds, so a token issued
-  -- in the same second as the sign-out counts as earlier (revoking too much is the safe side).
+  -- A sign-out revokes every token issued before it, and none issued after: sign-in stamps its
+  -- tokens later than the last sign-out (auth_ok.lua, auth_refresh.lua). A token that says only
+  -- its second counts from the second's start (revoking too much is the safe side).
   local signed_out_ms = tonumber(u[3])
-  if signed_out_ms and iat * 1000 <= signed_out_ms + tonumber(ARGV[4]) then
+  if signed_out_ms and issued <= signed_out_ms + tonumber(ARGV[4]) then
     return {'REVOKED'}
   end
   -- The set is consulted only for users who have had a token revoked (most never have).

@@ -16,13 +16,16 @@
 -- ARGV[7] the app client id
 -- ARGV[8..] field, value, ... to set on the user (a new password's salt and verifier, status)
 --
--- Returns the server time in ms (the tokens' iat, on the clock sign-outs use), or false when
--- the user does not exist.
-if redis.call('HGET', KEYS[1], 'sub') ~= ARGV[1] then
+-- Returns when the tokens are issued, ms on the clock sign-outs use: the server time, or one
+-- ms after the user's last sign-out if that is later (a sign-out in the same ms must not
+-- revoke tokens issued after it; see _session.lua). False when the user does not exist.
+local u = redis.call('HMGET', KEYS[1], 'sub', 'signed_out_ms')
+if u[1] ~= ARGV[1] then
   return false
 end
 local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local issued_ms = math.max(now_ms, (tonumber(u[2]) or 0) + 1)
 local auth_ms = math.floor(now_ms / 1000) * 1000
 redis.call('HDEL', KEYS[1], 'fail_count', 'fail_ms', 'lock_until_ms')
 if #ARGV > 7 then
@@ -39,4 +42,4 @@ elseif ARGV[2] == 'seen' and redis.call('EXISTS', KEYS[3]) == 1 then
   redis.call('HINCRBY', KEYS[1], 'dv', 1)
 end
 redis.call('HSET', KEYS[4], ARGV[6], ARGV[7])
-return now_ms
+return issued_ms
