@@ -25,6 +25,11 @@ const DEVICE_NAME = 'cgd-amplify-test';
 if (typeof globalThis.navigator === 'undefined') {
   globalThis.navigator = { userAgent: DEVICE_NAME };
 }
+// Amplify's SRP draws its random numbers from the global `crypto` (@aws-amplify/core
+// utils/globalHelpers getCrypto), global from Node 19 on; Debian 12's Node 18 has it only here.
+if (typeof globalThis.crypto === 'undefined') {
+  globalThis.crypto = require('crypto').webcrypto;
+}
 
 // The clock Amplify reads. Amplify decides a token has expired with isTokenExpired:
 // Date.now() + clockDrift + 5 s > exp (@aws-amplify/core utils/isTokenExpired.js), clockDrift
