@@ -271,14 +271,13 @@ def _signed_call(url: str, operation: str, body: dict[str, Any]) -> dict[str, An
 
 def test_members_the_model_does_not_list_never_reach_a_record(cognito: Any) -> None:
     url = cognito.meta.endpoint_url
-    body = {"PoolName": "x", "Id": "us-east-1_NotThisPool", "Arn": "a"}
+    body: dict[str, Any] = {"PoolName": "x", "Id": "us-east-1_NotThisPool", "Arn": "a"}
     pool = _signed_call(url, "CreateUserPool", body)["UserPool"]
     pool_id = pool["Id"]
     assert pool_id != "us-east-1_NotThisPool" and pool["Arn"] != "a"
     described = cognito.describe_user_pool(UserPoolId=pool_id)["UserPool"]
     assert described["Id"] == pool_id and described["Arn"].endswith(pool_id)
-    body: dict[str, Any] = {"UserPoolId": pool_id, "ClientName": "c", "ClientId": "injected"}
-    body["Extra"] = 1
+    body = {"UserPoolId": pool_id, "ClientName": "c", "ClientId": "injected", "Extra": 1}
     client = _signed_call(url, "CreateUserPoolClient", body)["UserPoolClient"]
     assert client["ClientId"] != "injected" and "Extra" not in client
     shown = cognito.describe_user_pool_client(UserPoolId=pool_id, ClientId=client["ClientId"])
