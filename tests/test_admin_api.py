@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import urllib.request
 from typing import Any
 
+import botocore.session
+import orjson
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from service import store
@@ -225,3 +231,55 @@ def test_admin_calls_count_against_their_category(live_factory: Any) -> None:
         for _ in range(5):
             idp.describe_user_pool(UserPoolId="us-east-1_LocalPool")
     assert client_error(info) == ("TooManyRequestsException", "Too many requests", 400)
+
+
+def _model_members(operation: str) -> set[str]:
+    model = botocore.session.get_session().get_service_model("cognito-idp")
+    return set(model.operation_model(operation).input_shape.members)
+
+
+def test_kept_members_are_the_models() -> None:
+    from service.ops.admin_clients import CREATE_CLIENT, KEPT_MEMBERS
+    from service.ops.admin_pools import POOL_MEMBERS
+
+    assert _model_members("CreateUserPool") - {"PoolName"} == POOL_MEMBERS
+    handled = {m.name for m in CREATE_CLIENT} | {"GenerateSecret", "ExplicitAuthFlows"}
+    handled |= {"EnableTokenRevocation"}
+    assert _model_members("CreateUserPoolClient") - handled == KEPT_MEMBERS
+    assert _model_members("UpdateUserPoolClient") >= KEPT_MEMBERS
+
+
+def _signed_call(url: str, operation: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A SigV4-signed call with a body boto3 would refuse to send (members the model does not
+    list), as any other client may send it; signed by botocore's own signer."""
+    request = AWSRequest(
+        method="POST",
+        url=url + "/",
+        data=orjson.dumps(body),
+        headers={
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": f"AWSCognitoIdentityProviderService.{operation}",
+        },
+    )
+    SigV4Auth(Credentials("test", "test"), "cognito-idp", "us-east-1").add_auth(request)
+    sent = urllib.request.Request(
+        url + "/", data=request.body, headers=dict(request.headers), method="POST"
+    )
+    with urllib.request.urlopen(sent, timeout=10) as resp:
+        return dict(orjson.loads(resp.read()))
+
+
+def test_members_the_model_does_not_list_never_reach_a_record(cognito: Any) -> None:
+    url = cognito.meta.endpoint_url
+    body: dict[str, Any] = {"PoolName": "x", "Id": "us-east-1_NotThisPool", "Arn": "a"}
+    pool = _signed_call(url, "CreateUserPool", body)["UserPool"]
+    pool_id = pool["Id"]
+    assert pool_id != "us-east-1_NotThisPool" and pool["Arn"] != "a"
+    described = cognito.describe_user_pool(UserPoolId=pool_id)["UserPool"]
+    assert described["Id"] == pool_id and described["Arn"].endswith(pool_id)
+    body = {"UserPoolId": pool_id, "ClientName": "c", "ClientId": "injected", "Extra": 1}
+    client = _signed_call(url, "CreateUserPoolClient", body)["UserPoolClient"]
+    assert client["ClientId"] != "injected" and "Extra" not in client
+    shown = cognito.describe_user_pool_client(UserPoolId=pool_id, ClientId=client["ClientId"])
+    assert shown["UserPoolClient"]["ClientId"] == client["ClientId"]
+    assert "Extra" not in shown["UserPoolClient"]

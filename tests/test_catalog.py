@@ -48,8 +48,9 @@ def test_every_served_operation_is_a_cognito_operation(redis_url: str) -> None:
     admin = {
         "CreateUserPool", "DescribeUserPool", "ListUserPools", "DeleteUserPool",
         "CreateUserPoolClient", "DescribeUserPoolClient", "ListUserPoolClients",
-        "DeleteUserPoolClient", "UpdateUserPoolClient", "AdminCreateUser", "AdminGetUser", "AdminDeleteUser",
-        "AdminDisableUser", "AdminEnableUser", "AdminSetUserPassword", "AdminUserGlobalSignOut",
+        "DeleteUserPoolClient", "UpdateUserPoolClient", "AdminCreateUser", "AdminGetUser",
+        "AdminDeleteUser", "AdminDisableUser", "AdminEnableUser", "AdminSetUserPassword",
+        "AdminUserGlobalSignOut",
         "AdminGetDevice", "AdminListDevices", "AdminUpdateDeviceStatus", "AdminForgetDevice",
         "AdminInitiateAuth", "AdminRespondToAuthChallenge",
     }  # fmt: skip
