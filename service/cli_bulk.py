@@ -46,10 +46,11 @@ async def devices_import(args: argparse.Namespace, settings: Settings, r: aiored
         create_users=args.create_users,
         strict=args.strict,
     )
-    imported = report.created + report.replaced
-    emit({"Imported": imported, "Created": report.created, "Replaced": report.replaced,
-          "Bad": len(report.bad)})  # fmt: skip
-    if report.bad:
+    # "Skipped" and "Total" came after the first four; scripts read those by name.
+    emit({"Imported": report.created + report.replaced, "Created": report.created,
+          "Replaced": report.replaced, "Bad": len(report.bad), "Skipped": report.skipped,
+          "Total": report.total})  # fmt: skip
+    if report.not_imported:
         raise store.StoreError(
-            f"{len(report.bad)} of {report.total} devices not imported (see above)"
+            f"{report.not_imported} of {report.total} devices not imported (see above)"
         )
