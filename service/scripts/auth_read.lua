@@ -3,10 +3,10 @@
 -- is used up here: a session answers one request only.
 --
 -- KEYS[1] user    HASH the user: sub, status, enabled, srp_salt, srp_verifier, lock_until_ms,
---                      and the per-user buckets (see _session.lua)
+--                      and the per-user buckets (see _session.lua; sign-in has its own)
 -- KEYS[2] device  HASH the device the request presents (a key that never exists when none)
 -- KEYS[3] session HASH the sign-in session answered (a key that never exists when none)
--- ARGV[1] the per-user bucket this request draws from ("bucket" or "wbucket"), or "" for none
+-- ARGV[1] the per-user bucket this request draws from ("sbucket", sign-in's own), or "" for none
 -- ARGV[2] rate    tokens added per second
 -- ARGV[3] burst   bucket size, in tokens
 -- ARGV[4] "1": use up the session at KEYS[3]
