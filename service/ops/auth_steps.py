@@ -195,7 +195,15 @@ class Steps:
     ) -> str:
         """Store the session of challenge `name`; its opaque handle."""
         session_id = secrets.token_urlsafe(24)
-        stored = {"stage": name, "sub": state.sub, "client": attempt.client.id, **fields}
+        # pw: the password this session was begun under (its salt, which every password change
+        # makes afresh); auth_read.lua refuses the session once the user's differs.
+        stored = {
+            "stage": name,
+            "sub": state.sub,
+            "client": attempt.client.id,
+            "pw": state.salt,
+            **fields,
+        }
         if attempt.device_key:
             stored.setdefault("device", attempt.device_key)
         ttl_ms = attempt.client.auth_session_min * 60 * 1000
@@ -237,6 +245,7 @@ _READ_REFUSALS: dict[bytes, type[e.CognitoError]] = {
     b"NO_DEVICE": e.ResourceNotFoundException,
     b"NO_SESSION": e.NotAuthorizedException,
     b"USED_SESSION": e.NotAuthorizedException,
+    b"STALE_SESSION": e.NotAuthorizedException,
     b"THROTTLED": e.TooManyRequestsException,
     b"DISABLED": e.NotAuthorizedException,
     b"LOCKED": e.NotAuthorizedException,
@@ -246,6 +255,9 @@ _READ_MESSAGES: dict[bytes, str] = {
     b"NO_DEVICE": e.DEVICE_NOT_FOUND,
     b"NO_SESSION": SESSION_EXPIRED,
     b"USED_SESSION": SESSION_USED,
+    # The password changed since the session began: it has ended, as an expired one has
+    # (a captured message, which client libraries answer by starting the sign-in again).
+    b"STALE_SESSION": SESSION_EXPIRED,
     b"THROTTLED": e.THROTTLED,
     b"DISABLED": e.USER_DISABLED,
     b"LOCKED": e.PASSWORD_ATTEMPTS_EXCEEDED,
