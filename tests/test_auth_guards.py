@@ -1,10 +1,14 @@
 """Sign-in's guards against other people (service/ops/auth_*.py, auth_read.lua), over the wire
-with boto3 and pycognito: a password change ends the challenge sessions begun before it, and
-wrong passwords that name a user cannot throttle that user's token calls."""
+with boto3 and pycognito: a password change ends the challenge sessions begun before it, the app
+client's PreventUserExistenceErrors hides who exists (in answers and in time), and wrong
+passwords that name a user cannot throttle that user's token calls."""
 
 from __future__ import annotations
 
+import statistics
+import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -108,6 +112,75 @@ def test_any_password_change_ends_an_srp_session(cognito: Any, admin: Admin) -> 
     # A sign-in begun after the change goes through.
     fresh = AWSSRP("alice", PASSWORD, pool, "legacy", client=cognito)
     assert "AccessToken" in fresh.authenticate_user()["AuthenticationResult"]
+
+
+# -- PreventUserExistenceErrors ---------------------------------------------------------------
+def test_an_unknown_user_gets_a_wrong_passwords_answer(cognito: Any, admin: Admin) -> None:
+    from pycognito.aws_srp import AWSSRP
+
+    user_with_password(admin)
+    admin.create_user("imported", status="RESET_REQUIRED")
+    _clients(admin)
+    pool = admin.settings.default_pool_id
+    # LEGACY tells who does not exist; ENABLED answers them as a wrong password.
+    assert _refused(lambda: _password_auth(cognito, "legacy", "nobody", WRONG)) == (
+        "UserNotFoundException", "User does not exist.", 400
+    )  # fmt: skip
+    assert _refused(lambda: _password_auth(cognito, "hiding", "nobody", WRONG)) == INCORRECT
+    assert _refused(lambda: _password_auth(cognito, "hiding", "alice", WRONG)) == INCORRECT
+    admin_auth = {
+        "UserPoolId": pool,
+        "ClientId": "hiding",
+        "AuthFlow": "ADMIN_USER_PASSWORD_AUTH",
+        "AuthParameters": {"USERNAME": "nobody", "PASSWORD": WRONG},
+    }
+    assert _refused(lambda: cognito.admin_initiate_auth(**admin_auth)) == INCORRECT
+    # The guide's "Imported users": not PasswordResetRequiredException.
+    assert _refused(lambda: _password_auth(cognito, "hiding", "imported", WRONG)) == INCORRECT
+
+    # USER_SRP_AUTH: a simulated challenge (the same SALT each time for the name, of a real
+    # salt's form), whose proof then fails as a wrong password's does.
+    def challenge(username: str) -> dict[str, str]:
+        params = AWSSRP(username, WRONG, pool, "hiding", client=cognito).get_auth_params()
+        answer = cognito.initiate_auth(
+            AuthFlow="USER_SRP_AUTH", ClientId="hiding", AuthParameters=params
+        )
+        assert answer["ChallengeName"] == "PASSWORD_VERIFIER"
+        return dict(answer["ChallengeParameters"])
+
+    first, second, real = challenge("nobody"), challenge("nobody"), challenge("alice")
+    assert first["SALT"] == second["SALT"] and first["SRP_B"] != second["SRP_B"]
+    assert len(first["SALT"]) == len(real["SALT"]) and first["SALT"].startswith("00")
+    assert sorted(first) == sorted(real)
+    assert first["USERNAME"] == first["USER_ID_FOR_SRP"] == "nobody"
+    assert int(first["SRP_B"], 16) > 0 and len(first["SRP_B"]) > 700
+    for username in ("nobody", "alice"):
+        aws = AWSSRP(username, WRONG, pool, "hiding", client=cognito)
+        assert _refused(aws.authenticate_user) == INCORRECT
+    # The right password still signs in through the hiding client.
+    aws = AWSSRP("alice", PASSWORD, pool, "hiding", client=cognito)
+    assert "AccessToken" in aws.authenticate_user()["AuthenticationResult"]
+
+
+def test_an_unknown_user_costs_what_a_wrong_password_costs(live_factory: Any) -> None:
+    """Timed in turns (so the machine's load weighs on both alike): an unknown user's refusal
+    takes about as long as a known user's wrong password. Before, a bare "no such user" took
+    about 2 ms against 8 ms (the verifier's derivation): a ratio of 0.25."""
+    server, admin = live_factory(user_rate_per_s=1000.0, user_burst=1000)
+    cognito = boto_client(server.url)
+    user = user_with_password(admin)
+    _clients(admin)
+    times: dict[str, list[float]] = {"alice": [], "nobody": []}
+    for _ in range(25):
+        for username, spent in times.items():
+            # A known user's lockout would answer without checking anything: start it again.
+            admin.redis.hdel(user.keys.user, "fail_count", "fail_ms", "lock_until_ms")
+            start = time.perf_counter()
+            answer = _refused(partial(_password_auth, cognito, "hiding", username, WRONG))
+            assert answer == INCORRECT
+            spent.append(time.perf_counter() - start)
+    ratio = statistics.median(times["nobody"]) / statistics.median(times["alice"])
+    assert 0.6 < ratio < 1.6, ratio
 
 
 # -- per-user buckets -------------------------------------------------------------------------

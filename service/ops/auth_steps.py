@@ -229,7 +229,15 @@ class Steps:
         if username != attempt.username:
             raise e.NotAuthorizedException(INVALID_SESSION)
         attempt.responses = responses + 1
-        state = await self.read(attempt, session_id, proves=stage in PROOF_STAGES)
+        try:
+            state = await self.read(attempt, session_id, proves=stage in PROOF_STAGES)
+        except e.UserNotFoundException:
+            # A session of a user who does not exist (or no longer does): with
+            # PreventUserExistenceErrors, what a wrong proof gets (USER_SRP_AUTH answers an
+            # unknown user a simulated challenge, whose proof ends here).
+            if attempt.client.prevent_user_existence_errors:
+                raise e.NotAuthorizedException(e.INCORRECT_PASSWORD) from None
+            raise
         session = state.session
         if (
             session.get("stage") != stage
@@ -238,6 +246,15 @@ class Steps:
         ):
             raise e.NotAuthorizedException(INVALID_SESSION)
         return state, session
+
+
+def reset_required(client: AppClient) -> e.CognitoError:
+    """The refusal of a RESET_REQUIRED user: PasswordResetRequiredException, or with
+    PreventUserExistenceErrors what a wrong password gets (the developer guide's "Managing user
+    existence error responses", "Imported users")."""
+    if client.prevent_user_existence_errors:
+        return e.NotAuthorizedException(e.INCORRECT_PASSWORD)
+    return e.PasswordResetRequiredException(e.PASSWORD_RESET_REQUIRED)
 
 
 _READ_REFUSALS: dict[bytes, type[e.CognitoError]] = {
