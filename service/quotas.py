@@ -7,6 +7,15 @@ Cognito applies a category's quota to the whole account and region; here it appl
 user profile" and "Write user profile", 10 operations per user per second, with GetUser,
 GetDevice, InitiateAuth and RespondToAuthChallenge as the read examples and
 UpdateUserAttributes and SetUserSettings as the write ones) always apply, at USER_RATE_PER_S.
+
+Sign-in draws from a per-user bucket of its own, at the same rate ("signin"). The guide names
+signing in among the per-user "read" operations (the archived "Quotas" page: "up to ten requests
+per second that are "read" operations including signing in or getting profile or device
+information"), but it states a rate, not that sign-ins and token reads share one counter. One
+counter would let anyone who knows a user's name empty that user's read bucket with wrong
+passwords (InitiateAuth needs no credential), and so throttle the user's own GetUser and
+GetDevice: 45 such calls did, before the split. Apart, an unauthenticated caller can throttle
+only the victim's sign-ins, which the lockout (five failures) ends sooner anyway.
 """
 
 from __future__ import annotations
@@ -40,8 +49,8 @@ class Quota:
     """Where one operation's calls count."""
 
     category: str
-    # The user's own bucket this operation draws from: "read", "write", or None when Cognito
-    # documents no per-user quota for it. Reads and writes are two buckets of one user.
+    # The user's own bucket this operation draws from: "read", "write", "signin", or None when
+    # Cognito documents no per-user quota for it. Each is a bucket of its own.
     per_user: str | None = None
 
 
@@ -57,13 +66,15 @@ OPERATIONS: dict[str, Quota] = {
     # RevokeToken takes a refresh token, not a session: only its category applies.
     "RevokeToken": Quota("UserToken"),
     # Sign-in (service/ops/auth.py). The Quotas page names InitiateAuth and
-    # RespondToAuthChallenge among the per-user "read" examples. RespondToAuthChallenge's first
-    # three responses of a sign-in draw from a bucket three times UserAuthentication's, later
-    # ones from UserAuthentication, NEW_PASSWORD_REQUIRED from UserAccountRecovery (ops/auth.py).
-    "InitiateAuth": Quota("UserAuthentication", per_user="read"),
-    "RespondToAuthChallenge": Quota("UserAuthentication", per_user="read"),
-    "AdminInitiateAuth": Quota("UserAuthentication", per_user="read"),
-    "AdminRespondToAuthChallenge": Quota("UserAuthentication", per_user="read"),
+    # RespondToAuthChallenge among the per-user "read" examples; they draw from the user's
+    # sign-in bucket, apart from token reads (see the module's docstring). RespondToAuthChallenge's
+    # first three responses of a sign-in draw from a pool-wide bucket three times
+    # UserAuthentication's, later ones from UserAuthentication, NEW_PASSWORD_REQUIRED from
+    # UserAccountRecovery (ops/auth.py).
+    "InitiateAuth": Quota("UserAuthentication", per_user="signin"),
+    "RespondToAuthChallenge": Quota("UserAuthentication", per_user="signin"),
+    "AdminInitiateAuth": Quota("UserAuthentication", per_user="signin"),
+    "AdminRespondToAuthChallenge": Quota("UserAuthentication", per_user="signin"),
     # A refresh is a sign-in of the UserAuthentication category (as REFRESH_TOKEN_AUTH is).
     "GetTokensFromRefreshToken": Quota("UserAuthentication"),
     # The admin plane (SigV4-signed, IAM credentials): categories only, no per-user bucket.
@@ -89,5 +100,6 @@ OPERATIONS: dict[str, Quota] = {
     "ListUserPoolClients": Quota("UserPoolClientRead"),
 }
 
-# The user-hash fields of each per-user bucket (read by _session.lua).
-USER_BUCKET_FIELDS = {"read": "bucket", "write": "wbucket"}
+# The user-hash fields of each per-user bucket (read by _session.lua; "signin" by
+# auth_read.lua).
+USER_BUCKET_FIELDS = {"read": "bucket", "write": "wbucket", "signin": "sbucket"}

@@ -74,6 +74,27 @@ def new_salt() -> str:
     return pad_hex(secrets.randbits(SALT_BYTES * 8) | 1 << (SALT_BYTES * 8 - 1))
 
 
+def simulated(secret: bytes, pool_id: str, username: str) -> tuple[str, str]:
+    """(salt, verifier) in hex for a user who does not exist, as RFC 5054 section 2.5.1.3 has a
+    server answer an unknown SRP user name: a salt that is the same for every request for the
+    name (derived from a server secret and the name), and a verifier no password matches. The
+    developer guide's "Managing user existence error responses" has Cognito do this in
+    USER_SRP_AUTH when PreventUserExistenceErrors is ENABLED ("returns a simulated response in
+    the first step as described in RFC 5054", "the same 'salt' ... for the same user name and
+    user pool combination"; the proof then fails as a wrong password).
+
+    The salt has a real salt's form (new_salt()); the verifier is a number of the group from
+    HMAC-SHA256 in counter mode, not g^x: SRP_B = k*v + g^b hides v either way, and no
+    exponentiation is spent here, so answering costs what a real user's answer costs."""
+    mac = hmac.new(secret, f"srp-simulated:{pool_id}:{username}".encode(), hashlib.sha256)
+    seed = mac.digest()
+    salt = pad_hex(int.from_bytes(seed[:SALT_BYTES], "big") | 1 << (SALT_BYTES * 8 - 1))
+    stream = b"".join(
+        hmac.new(seed, i.to_bytes(4, "big"), hashlib.sha256).digest() for i in range(13)
+    )
+    return salt, pad_hex(int.from_bytes(stream, "big") % N)
+
+
 def pool_name(pool_id: str) -> str:
     """The "poolname" of a pool id: its part after "_"."""
     return pool_id.split("_", 1)[1]

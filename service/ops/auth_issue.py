@@ -13,7 +13,7 @@ from typing import Any
 
 from .. import errors as e
 from .. import lua, refresh, tokens
-from .auth_steps import Attempt, Steps, UserState
+from .auth_steps import Attempt, Steps, UserState, reset_required
 
 _GROUP_ALPHABET = string.ascii_letters + string.digits
 
@@ -32,7 +32,7 @@ class Issuer:
             await self.steps.right_but_refused(attempt, state)
             raise e.UserNotConfirmedException(e.USER_NOT_CONFIRMED)
         if status == "RESET_REQUIRED":
-            raise e.PasswordResetRequiredException(e.PASSWORD_RESET_REQUIRED)
+            raise reset_required(attempt.client)
         if status == "FORCE_CHANGE_PASSWORD":
             handle = await self.steps.challenge(
                 attempt, state, "NEW_PASSWORD_REQUIRED", {}, password_ok=True

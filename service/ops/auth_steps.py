@@ -195,7 +195,15 @@ class Steps:
     ) -> str:
         """Store the session of challenge `name`; its opaque handle."""
         session_id = secrets.token_urlsafe(24)
-        stored = {"stage": name, "sub": state.sub, "client": attempt.client.id, **fields}
+        # pw: the password this session was begun under (its salt, which every password change
+        # makes afresh); auth_read.lua refuses the session once the user's differs.
+        stored = {
+            "stage": name,
+            "sub": state.sub,
+            "client": attempt.client.id,
+            "pw": state.salt,
+            **fields,
+        }
         if attempt.device_key:
             stored.setdefault("device", attempt.device_key)
         ttl_ms = attempt.client.auth_session_min * 60 * 1000
@@ -221,7 +229,15 @@ class Steps:
         if username != attempt.username:
             raise e.NotAuthorizedException(INVALID_SESSION)
         attempt.responses = responses + 1
-        state = await self.read(attempt, session_id, proves=stage in PROOF_STAGES)
+        try:
+            state = await self.read(attempt, session_id, proves=stage in PROOF_STAGES)
+        except e.UserNotFoundException:
+            # A session of a user who does not exist (or no longer does): with
+            # PreventUserExistenceErrors, what a wrong proof gets (USER_SRP_AUTH answers an
+            # unknown user a simulated challenge, whose proof ends here).
+            if attempt.client.prevent_user_existence_errors:
+                raise e.NotAuthorizedException(e.INCORRECT_PASSWORD) from None
+            raise
         session = state.session
         if (
             session.get("stage") != stage
@@ -232,11 +248,21 @@ class Steps:
         return state, session
 
 
+def reset_required(client: AppClient) -> e.CognitoError:
+    """The refusal of a RESET_REQUIRED user: PasswordResetRequiredException, or with
+    PreventUserExistenceErrors what a wrong password gets (the developer guide's "Managing user
+    existence error responses", "Imported users")."""
+    if client.prevent_user_existence_errors:
+        return e.NotAuthorizedException(e.INCORRECT_PASSWORD)
+    return e.PasswordResetRequiredException(e.PASSWORD_RESET_REQUIRED)
+
+
 _READ_REFUSALS: dict[bytes, type[e.CognitoError]] = {
     b"NO_USER": e.UserNotFoundException,
     b"NO_DEVICE": e.ResourceNotFoundException,
     b"NO_SESSION": e.NotAuthorizedException,
     b"USED_SESSION": e.NotAuthorizedException,
+    b"STALE_SESSION": e.NotAuthorizedException,
     b"THROTTLED": e.TooManyRequestsException,
     b"DISABLED": e.NotAuthorizedException,
     b"LOCKED": e.NotAuthorizedException,
@@ -246,6 +272,9 @@ _READ_MESSAGES: dict[bytes, str] = {
     b"NO_DEVICE": e.DEVICE_NOT_FOUND,
     b"NO_SESSION": SESSION_EXPIRED,
     b"USED_SESSION": SESSION_USED,
+    # The password changed since the session began: it has ended, as an expired one has
+    # (a captured message, which client libraries answer by starting the sign-in again).
+    b"STALE_SESSION": SESSION_EXPIRED,
     b"THROTTLED": e.THROTTLED,
     b"DISABLED": e.USER_DISABLED,
     b"LOCKED": e.PASSWORD_ATTEMPTS_EXCEEDED,

@@ -5,7 +5,8 @@
 -- ARGV[1] the user's sub (the session is never stored for another user of the name)
 -- ARGV[2] its life, ms (the app client's AuthSessionValidity)
 -- ARGV[3] "1": the password was right (the failed-sign-in count starts again)
--- ARGV[4..] field, value, ... of the session
+-- ARGV[4..] field, value, ... of the session; pw is the user's srp_salt as the sign-in read it
+--         (auth_read.lua refuses the session once the password has changed)
 --
 -- Returns 1, or 0 when the user does not exist.
 if redis.call('HGET', KEYS[1], 'sub') ~= ARGV[1] then

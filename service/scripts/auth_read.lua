@@ -3,10 +3,11 @@
 -- is used up here: a session answers one request only.
 --
 -- KEYS[1] user    HASH the user: sub, status, enabled, srp_salt, srp_verifier, lock_until_ms,
---                      and the per-user buckets (see _session.lua)
+--                      and the per-user buckets (see _session.lua; sign-in has its own)
 -- KEYS[2] device  HASH the device the request presents (a key that never exists when none)
--- KEYS[3] session HASH the sign-in session answered (a key that never exists when none)
--- ARGV[1] the per-user bucket this request draws from ("bucket" or "wbucket"), or "" for none
+-- KEYS[3] session HASH the sign-in session answered (a key that never exists when none): its
+--                      field pw is the user's srp_salt when it was stored (auth_put.lua)
+-- ARGV[1] the per-user bucket this request draws from ("sbucket", sign-in's own), or "" for none
 -- ARGV[2] rate    tokens added per second
 -- ARGV[3] burst   bucket size, in tokens
 -- ARGV[4] "1": use up the session at KEYS[3]
@@ -24,11 +25,19 @@
 -- developer guide's lockout describes. A RESET_REQUIRED user is refused before any check, so
 -- nothing is counted for them here.
 --
+-- A password change ends the sessions begun before it: every change (AdminSetUserPassword,
+-- set_password.lua, NEW_PASSWORD_REQUIRED's completion in auth_ok.lua, AdminCreateUser) writes
+-- a fresh random srp_salt (service/srp.py), so the salt is the password's version, and a session
+-- whose pw is not the user's salt now is refused as expired (used up all the same). Without
+-- this, a NEW_PASSWORD_REQUIRED session begun with a temporary password still completed after
+-- an admin had set a permanent one, and its new password replaced the admin's.
+--
 -- Checks, in this order: the user exists, the device exists (before the session is used up:
 -- amazon-cognito-identity-js retries the same answer without its device when told the device
--- does not exist), the session, the bucket, enabled, the failed-sign-in lockout.
+-- does not exist), the session (and its password), the bucket, enabled, the failed-sign-in
+-- lockout.
 -- Returns {"NO_USER"}, {"NO_DEVICE"}, {"NO_SESSION"} (expired or never made), {"USED_SESSION"},
--- {"THROTTLED"}, {"DISABLED"}, {"LOCKED"}, or
+-- {"STALE_SESSION"} (the password changed since), {"THROTTLED"}, {"DISABLED"}, {"LOCKED"}, or
 -- {"OK", now_ms, sub, status, srp_salt, srp_verifier, device confirmed, device verifier,
 --  device salt, device group, counted ("1" when this attempt was counted), session field,
 --  value, ...}.
@@ -56,11 +65,15 @@ if ARGV[4] == '1' then
   if #s == 0 then
     return {'NO_SESSION'}
   end
-  if redis.call('HGET', KEYS[3], 'used') == '1' then
+  local mark = redis.call('HMGET', KEYS[3], 'used', 'pw')
+  if mark[1] == '1' then
     return {'USED_SESSION'}
   end
   -- Kept (with its TTL) as used, so a replay is told so rather than "expired".
   redis.call('HSET', KEYS[3], 'used', '1')
+  if mark[2] ~= (u[4] or '') then
+    return {'STALE_SESSION'}
+  end
 end
 if bucket ~= '' and
     not spend(KEYS[1], tokens_field, ts_field, u[7], u[8], tonumber(ARGV[2]), tonumber(ARGV[3]),

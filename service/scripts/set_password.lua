@@ -4,7 +4,8 @@
 -- KEYS[1] user HASH the user
 -- ARGV[1] the user's sub: a user deleted and created again under the name is another user
 -- ARGV[2..] field, value, ... (srp_salt, srp_verifier, status); modified_ms is added from
---         Redis's clock, and the failed-sign-in counters are cleared
+--         Redis's clock, and the failed-sign-in counters are cleared. The salt is always a
+--         fresh one: it ends the sign-in sessions begun before (auth_read.lua)
 --
 -- Returns 1, or 0 when the user does not exist.
 if redis.call('HGET', KEYS[1], 'sub') ~= ARGV[1] then
