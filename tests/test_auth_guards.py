@@ -200,3 +200,35 @@ def test_wrong_passwords_cannot_throttle_a_users_token_calls(live_factory: Any) 
     assert "NotAuthorizedException" in answers[:10]
     assert cognito.get_device(AccessToken=token, DeviceKey=device)["Device"]["DeviceKey"] == device
     assert cognito.list_devices(AccessToken=token)["Devices"]
+
+
+def test_a_new_password_never_replaces_one_set_since_its_session_began(admin: Admin) -> None:
+    """The window between reading the session and writing the new password (auth_ok.lua): a
+    password change in it wins, and the sign-in's password is not written."""
+    from service import keys, lua
+
+    user = user_with_password(admin)
+    uk = keys.UserKeys(*_pool_and_gen(admin), "alice")
+    salt_then = admin.redis.hget(uk.user, "srp_salt").decode()
+    # An admin sets a new password after the session was read (a new salt).
+    admin.run(
+        lambda r: store.set_password(r, admin.settings.default_pool_id, "alice", "Adm1n-chosen!")
+    )
+    fields = ["srp_salt", "aa", "srp_verifier", "bb", "status", "CONFIRMED"]
+    args = [user.sub, "", "", "", "", "ojti", "client", salt_then, *fields]
+    script = lua.AUTH_OK
+    keys_ = (uk.user, uk.devices, uk.device(""), uk.refresh)
+    assert admin.redis.eval(script.source, 4, *keys_, *args) == b"STALE"
+    assert admin.redis.hget(uk.user, "srp_salt") != b"aa"
+    assert not admin.redis.hexists(uk.refresh, "ojti")
+    # With the salt the session began with still current, the fields are written.
+    args[7] = admin.redis.hget(uk.user, "srp_salt").decode()
+    assert isinstance(admin.redis.eval(script.source, 4, *keys_, *args), int)
+    assert admin.redis.hget(uk.user, "srp_salt") == b"aa"
+
+
+def _pool_and_gen(admin: Admin) -> tuple[str, str]:
+    from service import keys
+
+    pool_id = admin.settings.default_pool_id
+    return pool_id, admin.redis.hget(keys.pool(pool_id), "gen").decode()

@@ -13,6 +13,7 @@ from typing import Any
 
 from .. import errors as e
 from .. import lua, refresh, tokens
+from .auth_input import SESSION_EXPIRED
 from .auth_steps import Attempt, Steps, UserState, reset_required
 
 _GROUP_ALPHABET = string.ascii_letters + string.digits
@@ -64,14 +65,16 @@ class Issuer:
                 "ChallengeParameters": {},
                 "Session": handle,
             }
-        return await self.tokens(attempt, state.sub, user_fields)
+        return await self.tokens(attempt, state, user_fields)
 
     async def tokens(
-        self, attempt: Attempt, sub: str, user_fields: dict[str, str]
+        self, attempt: Attempt, state: UserState, user_fields: dict[str, str]
     ) -> dict[str, Any]:
         """Mint the sign-in's tokens (access, ID, refresh), registering a new device when the
-        pool tracks devices and none was presented."""
+        pool tracks devices and none was presented. `user_fields` (a new password) are written
+        only if the password is still the one this sign-in's session began with."""
         pool, client = attempt.pool, attempt.client
+        sub = state.sub
         mode, device_key, group = "", attempt.device_key or "", ""
         if device_key:
             mode = "seen"
@@ -85,10 +88,14 @@ class Issuer:
         issued_ms = await self.steps.pipe.evalsha(
             lua.AUTH_OK,
             (uk.user, uk.devices, uk.device(device_key), uk.refresh),
-            (sub, mode, device_key, group, self.steps.client_ip(), origin_jti, client.id, *flat),
-        )
+            (sub, mode, device_key, group, self.steps.client_ip(), origin_jti, client.id,
+             state.salt if flat else "", *flat),
+        )  # fmt: skip
         if issued_ms is None:
             raise e.UserNotFoundException(e.USER_NOT_FOUND)
+        if issued_ms == b"STALE":
+            # A password change won the race with this sign-in's new password (auth_ok.lua).
+            raise e.NotAuthorizedException(SESSION_EXPIRED)
         issued_ms = int(issued_ms)
         now = issued_ms // 1000
         result = self.mint(

@@ -98,7 +98,7 @@ class Responder(Flow):
             raise await self.steps.failed(attempt, state)
         if name == "PASSWORD_VERIFIER":
             return await self.issuer.after_password(attempt, state)
-        return await self.issuer.tokens(attempt, state.sub, _user_fields(stored))
+        return await self.issuer.tokens(attempt, state, _user_fields(stored))
 
     async def _device_srp(
         self, attempt: Attempt, session: str | None, answers: dict[str, str]

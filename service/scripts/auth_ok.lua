@@ -14,22 +14,29 @@
 -- ARGV[5] the client's IP (last_ip_used)
 -- ARGV[6] the refresh token's origin_jti
 -- ARGV[7] the app client id
--- ARGV[8..] field, value, ... to set on the user (a new password's salt and verifier, status)
+-- ARGV[8] with fields to set: the password's salt the sign-in's session began with (its
+--         version: every password change writes a new salt); "" with none
+-- ARGV[9..] field, value, ... to set on the user (a new password's salt and verifier, status)
 --
 -- Returns when the tokens are issued, ms on the clock sign-outs use: the server time, or one
 -- ms after the user's last sign-out if that is later (a sign-out in the same ms must not
--- revoke tokens issued after it; see _session.lua). False when the user does not exist.
-local u = redis.call('HMGET', KEYS[1], 'sub', 'signed_out_ms')
+-- revoke tokens issued after it; see _session.lua). False when the user does not exist;
+-- "STALE" (nothing written) when the password changed since the session began: a sign-in begun
+-- with an old password must not replace the new one.
+local u = redis.call('HMGET', KEYS[1], 'sub', 'signed_out_ms', 'srp_salt')
 if u[1] ~= ARGV[1] then
   return false
+end
+if #ARGV > 8 and u[3] ~= ARGV[8] then
+  return 'STALE'
 end
 local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local issued_ms = math.max(now_ms, (tonumber(u[2]) or 0) + 1)
 local auth_ms = math.floor(now_ms / 1000) * 1000
 redis.call('HDEL', KEYS[1], 'fail_count', 'fail_ms', 'lock_until_ms')
-if #ARGV > 7 then
-  redis.call('HSET', KEYS[1], 'modified_ms', now_ms, unpack(ARGV, 8))
+if #ARGV > 8 then
+  redis.call('HSET', KEYS[1], 'modified_ms', now_ms, unpack(ARGV, 9))
 end
 if ARGV[2] == 'new' then
   redis.call('HSET', KEYS[3], 'key', ARGV[3], 'status', 'valid', 'remembered', 'not_remembered',
