@@ -23,6 +23,10 @@ PASSWORD = "Perm4nent!Pass"
 BURST = 12
 ROUNDS = 3
 INVALID = "Invalid Access Token"
+DEVICE_TRACKING_OFF = "Device tracking is not enabled for this user pool."
+
+# On a cluster too: the version read and the claims sweep go by slot there.
+BACKENDS = ("single", "cluster")
 
 Factory = Callable[..., tuple[LiveServer, Admin]]
 Answer = tuple[int, dict[str, Any]]
@@ -235,3 +239,33 @@ def test_a_narrowed_auth_flow_list_holds_at_once(live_factory: Factory) -> None:
     # The flow still allowed still works.
     answers = burst([refresh(a.url, client_id, refresh_token)] * 2)
     assert [status for status, _ in answers] == [200, 200], answers
+
+
+def test_device_tracking_turned_off_stops_device_calls_at_once(live_factory: Factory) -> None:
+    a, b, helper, cognito = two_workers(live_factory)
+    pool_id, client_id = pool_with_user(cognito, helper, [a, b])
+    access, _ = signed_in(a, b, client_id)
+
+    helper.run(lambda r: store.update_pool(r, pool_id, device_tracking=False))
+
+    off = (400, "InvalidUserPoolConfigurationException", DEVICE_TRACKING_OFF)
+    calls = [list_devices(a.url, access), list_devices(b.url, access)] * (BURST // 2)
+    assert {error(answer) for answer in burst(calls)} == {off}
+
+
+def test_the_claims_sweep_takes_claims_only(live_factory: Factory) -> None:
+    """A username holding `}:c:` makes the user's own keys match the sweep's SCAN pattern: they
+    stay, and the claims go."""
+    a, b, helper, cognito = two_workers(live_factory)
+    pool_id, client_id = pool_with_user(cognito, helper, [a, b])
+    tricky = "x}:c:y"
+    cognito.admin_create_user(UserPoolId=pool_id, Username=tricky, MessageAction="SUPPRESS")
+    signed_in(a, b, client_id)
+    user_keys = {k for k in helper.redis.scan_iter(match=f"cgd:user:{{{pool_id}:*") if b":c:" in k}
+    claims = {k for k in user_keys if k.rsplit(b"}:c:", 1)[0].endswith(b"user0")}
+    assert claims and user_keys - claims  # the tricky user's hash matches the pattern too
+
+    removed = helper.run(lambda r: store.sweep_claims(r, pool_id))
+
+    assert removed == len(claims)
+    assert {k for k in user_keys if helper.redis.exists(k)} == user_keys - claims
