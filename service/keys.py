@@ -116,6 +116,24 @@ class UserKeys:
         return f"{self.base}:auth:{session_id}"
 
 
+def claims_pattern(pool_id: str, gen: str) -> str:
+    """A SCAN pattern for the cached claims of one generation of a pool (admin sweeps only;
+    it also matches keys that are not claims, when a username holds `}:c:`: is_claims_key)."""
+    return f"{user_prefix(pool_id, gen)}*}}:c:*"
+
+
+def is_claims_key(pool_id: str, gen: str, key: str) -> bool:
+    """Whether `key` is a cached-claims key of one generation of a pool (read by the length
+    prefix, so no username makes a user's other keys look like one)."""
+    prefix = user_prefix(pool_id, gen)
+    if not key.startswith(prefix):
+        return False
+    length, _, rest = key[len(prefix) :].partition(":")
+    if not length.isdigit() or len(rest) < int(length):
+        return False
+    return rest[int(length) :].startswith("}:c:")
+
+
 def devices_sets_pattern(pool_id: str, gen: str) -> str:
     """A SCAN pattern for the device indexes of one generation of a pool (offline export only)."""
     return f"{user_prefix(pool_id, gen)}*:devices"

@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,11 +14,12 @@ import orjson
 import redis.asyncio as aioredis
 from jose.backends.base import Key
 
-from . import b64url, clients, jwks, keys
+from . import b64url, clients, jwks, keys, lua
 from .clients import AppClient
 from .password_policy import DEFAULT as DEFAULT_POLICY
 from .password_policy import Policy
 from .password_policy import parse as parse_policy
+from .pipe import Pipe
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,19 @@ GEN_RE = re.compile(r"[0-9a-f]{1,32}")
 # A worker that meets an unknown issuer, kid or client asks Redis whether pools changed, at
 # most once per this many seconds; requests arriving meanwhile wait for that one check.
 CATCH_UP_INTERVAL_S = 0.05
+
+
+# The pools' version, read through the hot pipe (ensure_fresh).
+POOLS_VERSION_SCRIPT = lua.hot_script("pools_version")
+
+
+def pools_version_reader(pipe: Pipe) -> Callable[[], Awaitable[Any]]:
+    """A reader of the pools' version through `pipe`, for PoolRegistry.ensure_fresh."""
+
+    def read() -> Awaitable[Any]:
+        return pipe.evalsha(POOLS_VERSION_SCRIPT, (keys.POOLS_VERSION,), ())
+
+    return read
 
 
 def text(value: bytes | str) -> str:
@@ -159,6 +173,12 @@ class PoolRegistry:
         self._client: aioredis.Redis | None = None
         # Called after every reload: caches holding Pool objects empty themselves.
         self.on_change: list[Callable[[], None]] = []
+        # Reloads so far: a caller that waited on a check learns from it whether the registry
+        # changed meanwhile, whoever reloaded it (see catch_up).
+        self.loads = 0
+        # One reload at a time: two interleaved loads could end with the older one's pools.
+        self._lock = asyncio.Lock()
+        # catch_up's next version check, while its GET is not sent yet: callers join it.
         self._pending: asyncio.Future[bool] | None = None
         self._next_check = 0.0
 
@@ -183,6 +203,10 @@ class PoolRegistry:
         skipped: one bad pool (written by another system or an older version) never stops
         the others from loading."""
         self._client = r
+        async with self._lock:
+            await self._load(r)
+
+    async def _load(self, r: aioredis.Redis) -> None:
         raw_version = await r.get(keys.POOLS_VERSION)
         version = None if raw_version is None else text(raw_version).encode()
         ids = sorted(text(x) for x in await r.smembers(keys.POOLS))
@@ -202,6 +226,7 @@ class PoolRegistry:
                 log.error("pool %r skipped: malformed record: %s", pool_id, exc)
         self.replace(pools)
         self.version = version
+        self.loads += 1
 
     async def _external(self, url: str) -> Any:
         try:
@@ -213,23 +238,28 @@ class PoolRegistry:
         return self._jwks_cache.get(url)
 
     async def catch_up(self) -> bool:
-        """Reload if the pools changed since the last load; True if anything was reloaded.
+        """Reload if the pools changed; True if the registry was reloaded while this call
+        waited (by its own check or any other), so the caller looks up again.
 
         For a token naming an issuer, kid or client this worker does not know yet: a pool
         created a moment ago must work at once (read-your-writes), not after the next periodic
         refresh. Single-flight and rate-limited: at most one version check per
         CATCH_UP_INTERVAL_S, shared by every request waiting, so a flood of forged issuers
-        costs one GET per interval, never a reload each.
+        costs one GET per interval, never a reload each. Every waiter is answered by a check
+        whose GET was sent after it arrived, and learns of any reload meanwhile (a burst's
+        later arrivals once waited for a check of their own, found the version unchanged, as
+        the first check had just reloaded, and were answered "nothing new").
         """
         if self._client is None:
             return False
+        loads = self.loads
         if self._pending is None:
             self._pending = asyncio.ensure_future(self._check(self._client))
         try:
-            return await asyncio.shield(self._pending)
+            await asyncio.shield(self._pending)
         except Exception as exc:  # Redis down: the caller refuses the token as it would anyway
             log.warning("pool catch-up failed: %r", exc)
-            return False
+        return self.loads != loads
 
     async def _check(self, r: aioredis.Redis) -> bool:
         loop = asyncio.get_running_loop()
@@ -238,14 +268,37 @@ class PoolRegistry:
             if wait_s > 0:
                 await asyncio.sleep(wait_s)
         finally:
-            # Requests arriving from now on may carry tokens of pools made after the GET below
-            # is sent: they schedule a check of their own rather than trust this one.
+            # Requests arriving from now on may rely on writes made after the GET below is
+            # sent: they schedule a check of their own rather than trust this one.
             self._pending = None
         self._next_check = loop.time() + CATCH_UP_INTERVAL_S
-        if await r.get(keys.POOLS_VERSION) == self.version:
+        return await self._reload_if_changed(r, await r.get(keys.POOLS_VERSION))
+
+    async def ensure_fresh(self, read_version: Callable[[], Awaitable[Any]]) -> None:
+        """Return once the registry holds every pool write that completed before this call:
+        one version read (`read_version`, the hot pipe's), and a reload when it changed. For
+        sign-in, which must not use a client or flow removed a moment ago, nor miss one added.
+
+        Each caller reads for itself, sent when it arrives: the hot pipe writes out what
+        concurrent requests send in one go, so a burst shares the round trip, and sharing the
+        read itself (a task the others join) cost an extra turn of the loop each time, about
+        50 us, for saving a 1 us command. Concurrent reloads are one (_reload_if_changed)."""
+        if self._client is not None:
+            await self._reload_if_changed(self._client, await read_version())
+
+    async def _reload_if_changed(self, r: aioredis.Redis, raw_version: Any) -> bool:
+        """Reload unless the registry already holds `raw_version` (read just now). Compared
+        under the lock: a reload in progress may be loading that very version."""
+        version = None if raw_version is None else text(raw_version).encode()
+        if version == self.version:
+            # Current (the usual answer): no lock. A reload in progress may be loading a newer
+            # version, but the pools in use already hold every write up to this one.
             return False
-        await self.load(r)
-        return True
+        async with self._lock:
+            if version == self.version:
+                return False
+            await self._load(r)
+            return True
 
     async def refresh_forever(self, r: aioredis.Redis, period_s: float) -> None:
         """Poll the version counter; reload on change. One GET per period, not per request."""
@@ -254,8 +307,7 @@ class PoolRegistry:
         while True:
             await asyncio.sleep(period_s)
             try:
-                if await r.get(keys.POOLS_VERSION) != self.version:
-                    await self.load(r)
+                await self._reload_if_changed(r, await r.get(keys.POOLS_VERSION))
             except Exception as exc:  # keep serving with the pools we have
                 log.warning("pool refresh failed: %r", exc)
             if task is not None and task.cancelling():

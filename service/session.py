@@ -19,7 +19,7 @@ from .cache import BoundedCache
 from .connect import Transport
 from .keys import UserKeys
 from .peek import Hints, locate
-from .pools import Pool, PoolRegistry
+from .pools import Pool, PoolRegistry, pools_version_reader
 from .quotas import OPERATIONS, USER_BUCKET_FIELDS
 from .settings import Settings
 from .transport import Script
@@ -174,6 +174,7 @@ class TokenStep:
         self.registry = registry
         self.pipe = pipe
         self.routes = RouteCache(registry, settings.route_cache_size)
+        self._read_version = pools_version_reader(pipe)
         self._skew_ms = int(settings.iat_skew_s * 1000)
         self._max_ttl_ms = settings.claims_cache_max_ttl_s * 1000
 
@@ -279,7 +280,14 @@ class TokenStep:
         mode: int,
     ) -> tuple[list[Any], Route]:
         """A cache miss: verify the token in process, then run the script again, storing its
-        claims (mode 1, or 3 for a dry run). Returns the reply and the claims' route."""
+        claims (mode 1, or 3 for a dry run). Returns the reply and the claims' route.
+
+        Verified against the pools as Redis holds them now, not as this worker last loaded
+        them: an admin write that narrows what tokens may do (a client removed, device tracking
+        off) sweeps the pool's cached claims before it answers (store.sweep_claims), so the
+        next request of each token lands here, on every worker. One version read (shared by
+        concurrent misses), on the cold path only."""
+        await self.registry.ensure_fresh(self._read_version)
         claims = await self._verify(token, operation, values)
         _check_pool(claims.pool, operation)
         if claims.pool is not route.pool or claims.username != route.username:

@@ -567,7 +567,7 @@ def test_forged_issuers_cost_no_reloads(
     key = new_rsa_key()
     registry = server.app[REGISTRY]
     counts = {"get": 0, "hgetall": 0}
-    check, load = registry._check, registry.load
+    check, load = registry._check, registry._load
 
     async def counted_check(r: Any) -> bool:
         counts["get"] += 1
@@ -578,7 +578,7 @@ def test_forged_issuers_cost_no_reloads(
         await load(r)
 
     registry._check = counted_check  # type: ignore[method-assign]
-    registry.load = counted_load  # type: ignore[method-assign]
+    registry._load = counted_load  # type: ignore[method-assign]
 
     def stats() -> dict[str, int]:
         return dict(counts)

@@ -27,6 +27,7 @@ from .pools import (
     live_pools,
     pool_record,
     swap_clients,
+    sweep_claims,
     sweep_pool,
     update_pool,
 )
@@ -74,6 +75,7 @@ __all__ = [
     "sign_out_user",
     "signing_key",
     "swap_clients",
+    "sweep_claims",
     "sweep_pool",
     "token_minter",
     "update_pool",

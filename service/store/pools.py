@@ -180,6 +180,9 @@ async def update_pool(
     args = [_version(), *_flat(fields)]
     if not await _run(r, lua.UPDATE_POOL, [keys.pool(pool_id), keys.POOLS_VERSION], args):
         raise StoreError(f"User pool {pool_id} does not exist.")
+    if device_tracking is False:
+        # Device operations of tokens already in use must stop now, on every worker.
+        await sweep_claims(r, pool_id)
 
 
 async def delete_pool(r: aioredis.Redis, pool_id: str) -> None:
@@ -243,4 +246,40 @@ async def swap_clients(r: aioredis.Redis, pool_id: str, old: str, new: str) -> b
     `old` (False: it changed meanwhile, or the pool is gone; read again and retry)."""
     args = [_version(), old, new]
     answer = await _run(r, lua.SWAP_CLIENTS, [keys.pool(pool_id), keys.POOLS_VERSION], args)
-    return bool(answer == 1)
+    if answer != 1:
+        return False
+    if _client_ids(old) - _client_ids(new):
+        # The removed clients' access tokens must stop now, on every worker (sweep_claims).
+        await sweep_claims(r, pool_id)
+    return True
+
+
+def _client_ids(clients_json: str) -> set[str]:
+    items = orjson.loads(clients_json or "[]")
+    ids = (c if isinstance(c, str) else c.get("id") if isinstance(c, dict) else None for c in items)
+    return {i for i in ids if isinstance(i, str)}
+
+
+async def sweep_claims(r: aioredis.Redis, pool_id: str) -> int:
+    """UNLINK the cached claims of the live generation of `pool_id`; how many. After a write
+    that narrows what a pool's tokens may do (a client removed, device tracking off), so that
+    no worker lets one through by claims verified before it: each of the pool's tokens misses
+    once, and a miss makes the worker check that its pools are current before it verifies
+    (TokenStep._store). The warm path stays one EVALSHA; the cost is here, in the admin call,
+    which answers only once the sweep is done (a SCAN of the keyspace in pages of SWEEP_PAGE,
+    as sweep_pool's) and in one verification per token in use afterwards."""
+    gen = await r.hget(keys.pool(pool_id), "gen")
+    if gen is None:
+        return 0
+    gen = text(gen)
+    batch: list[Any] = []
+    removed = 0
+    async for key in r.scan_iter(match=keys.claims_pattern(pool_id, gen), count=SWEEP_PAGE):
+        if keys.is_claims_key(pool_id, gen, text(key)):
+            batch.append(key)
+        if len(batch) >= SWEEP_PAGE:
+            removed += await _unlink(r, batch)
+            batch = []
+    if batch:
+        removed += await _unlink(r, batch)
+    return removed
