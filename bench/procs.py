@@ -125,14 +125,20 @@ def wait_http(url: str, timeout_s: float, proc: subprocess.Popen[bytes] | None =
 
 
 def listening_pids(root_pid: int, port: int) -> list[int]:
-    """The processes in `root_pid`'s tree that listen on `port` (the HTTP workers)."""
+    """The processes in `root_pid`'s tree that listen on `port` (the HTTP workers). A supervisor
+    holds the listening socket its workers inherit: when children listen, it is not counted."""
     try:
         root = psutil.Process(root_pid)
-        tree = [root, *root.children(recursive=True)]
+        children = root.children(recursive=True)
     except psutil.NoSuchProcess:
         return []
+    pids = _listening(children, port)
+    return pids or _listening([root], port)
+
+
+def _listening(procs: Sequence[psutil.Process], port: int) -> list[int]:
     pids = []
-    for proc in tree:
+    for proc in procs:
         with contextlib.suppress(psutil.Error):
             for conn in proc.net_connections(kind="tcp"):
                 if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:

@@ -1,4 +1,4 @@
-"""Running the app: one worker process, or a supervisor of N workers sharing one port."""
+"""Running the app: one worker process, or a supervisor of N workers sharing one socket."""
 
 from __future__ import annotations
 
@@ -30,15 +30,12 @@ from .settings import Settings
 log = logging.getLogger("service.server")
 
 
-def _bind(host: str, port: int, reuse_port: bool, listen: bool = True) -> socket.socket:
+def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if reuse_port:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
-    if listen:
-        sock.listen(4096)
+    sock.listen(4096)
     sock.setblocking(False)
     return sock
 
@@ -113,9 +110,9 @@ def run_worker(settings: Settings, sock: socket.socket) -> None:
     uvloop.run(_run_worker(settings, sock))
 
 
-def _worker_main(settings: Settings, host: str, port: int, report: Connection) -> None:
+def _worker_main(settings: Settings, sock: socket.socket, report: Connection) -> None:
     logs.configure(settings.log_level)
-    sock = _bind(host, port, reuse_port=True)
+    sock.setblocking(False)  # the supervisor's listening socket, inherited (see _supervise)
     try:
         run_worker(settings, sock)
     except StartupError as exc:
@@ -126,7 +123,7 @@ def _worker_main(settings: Settings, host: str, port: int, report: Connection) -
 def serve(settings: Settings, announce: Any = None) -> int:
     """Serve with `settings.workers` processes. Returns the exit status."""
     if settings.workers == 1:
-        sock = _bind(settings.host, settings.port, reuse_port=False)
+        sock = _bind(settings.host, settings.port)
         if announce:
             announce(sock)  # the socket already listens: early requests wait in its backlog
         status = _serve_in_process(settings, sock)
@@ -210,11 +207,11 @@ class _Slot:
         self.started = 0.0
         self.restart_at = 0.0  # when proc is None: when to start it again (monotonic)
 
-    def start(self, ctx: Any, settings: Settings) -> None:
+    def start(self, ctx: Any, settings: Settings, sock: socket.socket) -> None:
         reader, writer = ctx.Pipe(duplex=False)
-        self.proc = ctx.Process(
-            target=_worker_main, args=(settings, settings.host, settings.port, writer)
-        )
+        # The spawn context passes the socket's descriptor itself to the child (not a copy
+        # made through a helper process): the worker accepts from this very queue.
+        self.proc = ctx.Process(target=_worker_main, args=(settings, sock, writer))
         self.proc.start()
         writer.close()  # the worker holds its own copy
         self.report = reader
@@ -235,17 +232,35 @@ class _Slot:
 
 
 def _supervise(settings: Settings, announce: Any) -> int:
-    """Start N workers on one port (SO_REUSEPORT); restart any that dies, backing off; drain
-    on SIGTERM; give up after CRASH_LOOP_LIMIT fast failures in a row of one slot."""
+    """Start N workers on one listening socket; restart any that dies, backing off; drain
+    on SIGTERM; give up after CRASH_LOOP_LIMIT fast failures in a row of one slot.
+
+    The supervisor makes the one listening socket and every worker inherits it. Before, each
+    worker bound a socket of its own with SO_REUSEPORT: the kernel hashes each new connection to
+    one of them, and when a worker died (SIGKILL, the OOM killer) the connections waiting in its
+    queue were reset (7 of 10 GetDevice sent just after a kill; 1-4 requests per kill under a
+    4-thread load). A queue that outlives every worker cannot lose them: a survivor takes them.
+
+    The price is the accept balance: workers race for each connection instead of the kernel
+    dealing them out. Measured with bench/balance.py (2 workers, wrk -t1 -c50, 5 s, 3 rounds
+    each, taking turns, on the 2-core VM with other jobs running):
+    keep-alive connections per worker, SO_REUSEPORT 25/25, 23/27, 25/25; shared 19/31, 22/28,
+    22/28; requests per worker within 45/55 (SO_REUSEPORT 47/53); req/s 3,454-6,869 vs
+    5,893-9,729, and with a connection per request 1,461-3,226 vs 2,102-3,580: the spread
+    between runs of one design is larger than any difference between them.
+    The other fix, SO_REUSEPORT with the supervisor holding each slot's socket for its next
+    worker, keeps the kernel's balance but leaves a dead slot's share of new connections
+    waiting for the restart: 1.1-2.9 s measured (the back-off, then start-up), against at most
+    0.18 s with a shared socket, and up to 8 s more per try while a slot backs off.
+    """
     ctx = multiprocessing.get_context("spawn")
     # Workers write metrics to files here, so any worker's /metrics can sum all of them.
     # Set before the workers start: prometheus-client picks its mode at import.
     metrics_dir = tempfile.mkdtemp(prefix="cgd-metrics-")
     os.environ[metrics.MULTIPROC_ENV] = metrics_dir
-    # Reserve the port (bound, not listening, so it never takes a connection) so that
-    # `--port 0` picks one port for all workers.
-    holder = _bind(settings.host, settings.port, reuse_port=True, listen=False)
-    port = holder.getsockname()[1]
+    # Made before any worker starts: a connection that comes first waits in its backlog.
+    listener = _bind(settings.host, settings.port)
+    port = listener.getsockname()[1]
     settings = replace(settings, port=port)
     slots = [_Slot(i + 1, settings.crash_loop_limit) for i in range(settings.workers)]
     stopping = False
@@ -258,9 +273,9 @@ def _supervise(settings: Settings, announce: Any) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     for slot in slots:
-        slot.start(ctx, settings)
+        slot.start(ctx, settings, listener)
     if announce:
-        announce(holder)
+        announce(listener)
     while not stopping:
         time.sleep(0.1)
         now = time.monotonic()
@@ -269,7 +284,7 @@ def _supervise(settings: Settings, announce: Any) -> int:
                 break
             if slot.proc is None:
                 if now >= slot.restart_at:
-                    slot.start(ctx, settings)
+                    slot.start(ctx, settings, listener)
                 continue
             if slot.proc.is_alive():
                 continue
@@ -285,6 +300,9 @@ def _supervise(settings: Settings, announce: Any) -> int:
                 break
             log.warning("worker %d: %s; starting it again in %g s", slot.number, reason, delay)
             slot.restart_at = now + delay
+    # Our copy closed first: once every worker has stopped accepting, the port closes and new
+    # connections are refused (not left waiting for a worker that will never accept them).
+    listener.close()
     procs = [slot.proc for slot in slots if slot.proc is not None]
     for proc in procs:
         if proc.is_alive() and proc.pid:
@@ -294,6 +312,5 @@ def _supervise(settings: Settings, announce: Any) -> int:
         proc.join(max(0.0, deadline - time.monotonic()))
         if proc.is_alive():
             proc.kill()
-    holder.close()
     shutil.rmtree(metrics_dir, ignore_errors=True)
     return EXIT_CRASH_LOOP if gave_up else 0
