@@ -64,8 +64,8 @@ def _served(pid: int) -> float:
     return total
 
 
-def _connections(pid: int, port: int) -> int:
-    """How many connections to `port` worker `pid` holds open (has accepted)."""
+def socket_inodes(pid: int) -> set[str]:
+    """The inodes of the sockets process `pid` holds open (Linux /proc)."""
     inodes = set()
     for fd in os.listdir(f"/proc/{pid}/fd"):
         try:
@@ -74,6 +74,12 @@ def _connections(pid: int, port: int) -> int:
             continue
         if target.startswith("socket:["):
             inodes.add(target[8:-1])
+    return inodes
+
+
+def _connections(pid: int, port: int) -> int:
+    """How many connections to `port` worker `pid` holds open (has accepted)."""
+    inodes = socket_inodes(pid)
     count = 0
     with open(f"/proc/{pid}/net/tcp") as fh:
         for line in fh.readlines()[1:]:

@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from bench.balance import socket_inodes
 from service.settings import Settings
 from tests.conftest import Admin
 from tests.test_server import TARGET, ServeProcess, _is_worker, serve_factory  # noqa: F401
@@ -48,18 +49,6 @@ def _two_workers_without(server: ServeProcess, gone: int | None) -> list[int]:
     raise AssertionError("the killed worker was not replaced")
 
 
-def _socket_inodes(pid: int) -> set[str]:
-    inodes = set()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
-    return inodes
-
-
 def _tcp_table(pid: int) -> list[tuple[int, int, str, str]]:
     """(local port, remote port, state, inode) of the TCP sockets in `pid`'s network namespace."""
     rows = []
@@ -74,7 +63,7 @@ def _tcp_table(pid: int) -> list[tuple[int, int, str, str]]:
 def _has_redis(pid: int, redis_port: int) -> bool:
     """Whether the worker has connected to Redis (its app has started), so it can serve."""
     try:
-        mine = _socket_inodes(pid)
+        mine = socket_inodes(pid)
         table = _tcp_table(pid)
     except OSError:
         return False
@@ -83,7 +72,7 @@ def _has_redis(pid: int, redis_port: int) -> bool:
 
 def _accepted_client_ports(pid: int, server_port: int) -> set[int]:
     """The client ports of the connections `pid` has accepted on `server_port`."""
-    mine = _socket_inodes(pid)
+    mine = socket_inodes(pid)
     return {
         remote
         for local, remote, _, inode in _tcp_table(pid)

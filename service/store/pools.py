@@ -7,7 +7,7 @@ import base64
 import contextlib
 import hashlib
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -209,12 +209,19 @@ async def sweep_pool(r: aioredis.Redis, pool_id: str, *, keep_gen: str | None = 
     the id sweeps again. Never on a request path.
     """
     keep = None if keep_gen is None else keys.user_prefix(pool_id, keep_gen)
+    return await _sweep(
+        r, keys.pool_users_pattern(pool_id), lambda key: keep is None or not key.startswith(keep)
+    )
+
+
+async def _sweep(r: aioredis.Redis, pattern: str, wanted: Callable[[str], bool]) -> int:
+    """UNLINK every key matching `pattern` that `wanted` takes, a SCAN page at a time; how
+    many."""
     removed = 0
     batch: list[Any] = []
-    async for key in r.scan_iter(match=keys.pool_users_pattern(pool_id), count=SWEEP_PAGE):
-        if keep is not None and text(key).startswith(keep):
-            continue
-        batch.append(key)
+    async for key in r.scan_iter(match=pattern, count=SWEEP_PAGE):
+        if wanted(text(key)):
+            batch.append(key)
         if len(batch) >= SWEEP_PAGE:
             removed += await _unlink(r, batch)
             batch = []
@@ -271,15 +278,9 @@ async def sweep_claims(r: aioredis.Redis, pool_id: str) -> int:
     gen = await r.hget(keys.pool(pool_id), "gen")
     if gen is None:
         return 0
-    gen = text(gen)
-    batch: list[Any] = []
-    removed = 0
-    async for key in r.scan_iter(match=keys.claims_pattern(pool_id, gen), count=SWEEP_PAGE):
-        if keys.is_claims_key(pool_id, gen, text(key)):
-            batch.append(key)
-        if len(batch) >= SWEEP_PAGE:
-            removed += await _unlink(r, batch)
-            batch = []
-    if batch:
-        removed += await _unlink(r, batch)
-    return removed
+    live = text(gen)
+    return await _sweep(
+        r,
+        keys.claims_pattern(pool_id, live),
+        lambda key: keys.is_claims_key(pool_id, live, key),
+    )
