@@ -171,7 +171,8 @@ def test_every_served_signed_operation_refuses_an_unsigned_call(live: LiveServer
 
     names = set(operations(make_settings(live.settings.redis_url), PoolRegistry(), None))  # type: ignore[arg-type]
     signed = names & SIGNED_OPERATIONS
-    assert len(signed) == 22  # with AdminInitiateAuth, AdminRespondToAuthChallenge, UpdateUserPoolClient
+    # With AdminInitiateAuth, AdminRespondToAuthChallenge and UpdateUserPoolClient.
+    assert len(signed) == 22
     for name in sorted(signed):
         headers = {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": TARGET + name}
         assert _error(_send(live, "/", headers, b"{}"))[1] == "MissingAuthenticationTokenException"
