@@ -96,9 +96,10 @@ def test_bench_runs_every_mode_and_writes_results(
     throttled = runs["throttle x1"]["answers"]
     assert throttled.get("TooManyRequestsException", 0) > 0
     assert throttled.get("OK", 0) <= 2  # one token, and at most one more (1000 s a token)
-    # The design's promise: one Redis command per warm request, at most two per cold one.
+    # The design's promise: one Redis command per warm request, at most three per cold one
+    # (the script, the pools' version before verifying, the script again storing the claims).
     assert runs["warm x1"]["redis_commands"]["per_request"] == pytest.approx(1.0, abs=0.05)
-    assert runs["cold x1"]["redis_commands"]["per_request"] <= 2.05
+    assert runs["cold x1"]["redis_commands"]["per_request"] <= 3.05
     # Every other token operation too: warm, one command (the session prelude and the
     # operation's body are one script).
     for label in ops:
