@@ -17,6 +17,7 @@ import pytest
 from bench.loadgen import find_wrk
 from bench.procs import BenchError
 from bench.proxy import find_nginx
+from tests.noskip import unavailable
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -28,7 +29,7 @@ def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     try:
         find_wrk(install=True)
     except BenchError as exc:
-        pytest.skip(f"wrk is not available, so the harness cannot run: {exc}")
+        unavailable(f"wrk is not available, so the harness cannot run: {exc}")
     out = tmp_path_factory.mktemp("bench") / "results"
     # No verdict may depend on the machine's speed (a fast machine once outran 50 users x 500
     # req/s and got throttled warm answers). Warm, paced, cold and proxy traffic: a bucket of a
@@ -170,7 +171,7 @@ def test_bench_proxy_mode_runs_through_nginx(bench_run: tuple[Path, dict[str, An
         # The default run leaves the mode out and says why.
         assert data["proxy"] == {"skipped": "nginx not found"}
         assert "proxy" not in data["plan"]["modes"]
-        pytest.skip("nginx is not installed (apt-get install -y nginx): proxy mode not run")
+        unavailable("nginx is not installed (apt-get install -y nginx): proxy mode not run")
     assert "proxy" in data["plan"]["modes"]
     assert data["proxy"]["config"] == "deploy/nginx.conf"
     assert data["proxy"]["nginx"].startswith("nginx/")
