@@ -47,6 +47,7 @@ class Server:
     proxy_pids: list[int] = field(default_factory=list)
     # A service worker of its own for some modes (Mode.worker); None: the pass's.
     worker: str | None = None
+    log: str = ""  # the child's log name (Children), for a failed run's message
 
 
 def _system() -> tuple[float, float]:

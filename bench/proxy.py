@@ -19,7 +19,7 @@ from pathlib import Path
 import psutil
 
 from .machine import PROJECT
-from .procs import BenchError, Children, free_port, wait_http
+from .procs import BenchError, Children, free_port, listening_pids, wait_http
 
 TEMPLATE = PROJECT / "deploy" / "nginx.conf"
 PLACEHOLDERS = ("${NGINX_LISTEN}", "${NGINX_UPSTREAM}")
@@ -65,7 +65,19 @@ class Proxy:
 def start(children: Children, binary: str, upstream: str, name: str = "nginx") -> Proxy:
     """Start nginx in front of `upstream` ("127.0.0.1:port"); return once it answers /healthz
     (which it proxies to the service: nginx and the upstream both work)."""
-    port = free_port()
+    # free_port() finds a port free now; another process may take it before nginx binds it,
+    # and then answer the probe in nginx's stead (nginx itself exits: address in use). So the
+    # port must be nginx's own; else another port.
+    for attempt in range(3):
+        proxy = _start_on(children, binary, upstream, name, free_port(), last=attempt == 2)
+        if proxy is not None:
+            return proxy
+    raise AssertionError("unreachable: the last attempt raises")
+
+
+def _start_on(
+    children: Children, binary: str, upstream: str, name: str, port: int, last: bool
+) -> Proxy | None:
     # Started as root, nginx's workers run as nobody: they must be able to enter the prefix, so
     # it is a directory of its own, not under the run's private temporary directory.
     prefix = Path(tempfile.mkdtemp(prefix="cgd-bench-nginx-"))
@@ -78,9 +90,13 @@ def start(children: Children, binary: str, upstream: str, name: str = "nginx") -
     proxy = Proxy(proc, f"http://127.0.0.1:{port}", prefix, name)
     try:
         wait_http(proxy.url + "/healthz", 15, proc)
+        if not listening_pids(proc.pid, port):
+            raise BenchError(f"port {port} answered, but another process holds it")
     except BenchError as exc:
-        stop(children, proxy)
         tail = children.log_tail(name)
+        stop(children, proxy)
+        if not last:
+            return None
         raise BenchError(f"nginx did not start: {exc}; its log ends:\n{tail}") from None
     proxy.pids = _tree(proc.pid)
     return proxy

@@ -61,37 +61,36 @@ def start_redis(
         binary = find_redis_server(binary)
     except EmbeddedRedisError as exc:
         raise BenchError(str(exc)) from None
-    port = free_port()
-    args = [
-        binary,
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--dir",
-        str(data_dir),
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--protected-mode",
-        "yes",
-    ]
-    proc = children.start("redis", args)
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url, socket_timeout=10)
+    # free_port() finds a port free now; another redis-server may take it before ours binds it,
+    # and answer our PING in its stead (ours exits: address in use). So the answer must come
+    # from our process; else another port.
+    for attempt in range(3):
+        port = free_port()
+        args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir)]
+        args += ["--save", "", "--appendonly", "no", "--protected-mode", "yes"]
+        proc = children.start("redis", args)
+        url = f"redis://127.0.0.1:{port}/0"
+        client = redis.Redis.from_url(url, socket_timeout=10)
+        if _answers(client, proc) == proc.pid:
+            return RedisUnderTest(url, proc.pid, client)
+        client.close()
+        tail = children.log_tail("redis")
+        children.stop(proc)
+        if attempt == 2:
+            raise BenchError(f"redis-server did not start: {tail}")
+    raise AssertionError("unreachable: the last attempt raises")
+
+
+def _answers(client: redis.Redis, proc: subprocess.Popen[bytes]) -> int | None:
+    """The pid of the redis-server that answers `client` once `proc` is up; None if none."""
     deadline = time.monotonic() + 10
     while True:
         try:
-            client.ping()
-            break
+            return int(client.info("server")["process_id"])
         except redis.ConnectionError:
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise BenchError(
-                    f"redis-server did not start: {children.log_tail('redis')}"
-                ) from None
+                return None
             time.sleep(0.02)
-    return RedisUnderTest(url, proc.pid, client)
 
 
 def commands_per_request(delta: dict[str, int], requests: int) -> dict[str, Any]:

@@ -88,7 +88,7 @@ class Bench:
         url = found.group(1)
         pids = wait_workers(proc.pid, int(url.rsplit(":", 1)[1]), workers, 60)
         wait_http(url + "/readyz", 30, proc)
-        return proc, Server("service", workers, url, pids)
+        return proc, Server("service", workers, url, pids, log=name)
 
     def start_baseline(self) -> tuple[subprocess.Popen[bytes], Server]:
         assert self.seed is not None
@@ -96,7 +96,7 @@ class Bench:
         proc = self.children.start("baseline", args, self._env(), PROJECT)
         url = wait_line(self.children, "baseline", proc, r"serving baseline on (\S+)", 30).group(1)
         wait_http(url + "/readyz", 30, proc)
-        return proc, Server("baseline", 1, url, [proc.pid])
+        return proc, Server("baseline", 1, url, [proc.pid], log="baseline")
 
     # -- measuring -----------------------------------------------------------------------
     def load(self, mode: str, seconds: float) -> Load:
@@ -110,9 +110,21 @@ class Bench:
         waited = wait_quiet(self.quiet_left_s)
         self.quiet_left_s -= waited
         load = self.load(mode, seconds)
-        entry = measure(self.wrk, load, server, mode, self.redis, MODES[mode].allowed)
+        try:
+            entry = measure(self.wrk, load, server, mode, self.redis, MODES[mode].allowed)
+        except BenchError as exc:
+            raise BenchError(
+                f"{mode} on {server.kind} {server.url}: {exc}\n{self.state(server)}"
+            ) from None
         entry["waited_for_quiet_s"] = waited
         return entry
+
+    def state(self, server: Server) -> str:
+        """Whether `server`'s processes still run, and its log's end: what a failed run says."""
+        status = {pid: _status(pid) for pid in server.proxy_pids or server.pids}
+        return f"its processes: {status}; {server.log}'s log ends:\n" + (
+            self.children.log_tail(server.log) if server.log else ""
+        )
 
     def keep(self, entry: dict[str, Any]) -> dict[str, Any]:
         self.entries.append(entry)
@@ -190,7 +202,9 @@ class Bench:
                 if with_proxy:
                     front = self.start_proxy(service)
                     pids = service.pids
-                    servers.append(Server("proxy", workers, front.url, pids, proxy_pids=front.pids))
+                    servers.append(
+                        Server("proxy", workers, front.url, pids, front.pids, log=front.name)
+                    )
             for worker in dict.fromkeys(MODES[m].worker for m in modes if MODES[m].worker):
                 proc, own = self.start_service(workers)
                 procs.append(proc)
@@ -356,6 +370,13 @@ class Bench:
             "rss_growth_pct": round((after - before) / before * 100, 2) if before else None,
             "series": series,
         }
+
+
+def _status(pid: int) -> str:
+    try:
+        return str(psutil.Process(pid).status())
+    except psutil.Error:
+        return "gone"
 
 
 def _pass_runs(servers: list[Server], modes: list[str]) -> list[tuple[str, Server]]:

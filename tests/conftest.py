@@ -38,6 +38,7 @@ from service.cli import mint_token
 from service.embedded import find_redis_server
 from service.httpserver import make_runner
 from service.settings import Settings
+from tests import noskip
 
 
 def free_port() -> int:
@@ -114,6 +115,10 @@ def redis_server() -> Iterator[RedisServer]:
     server.start()
     yield server
     server.stop()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    noskip.register(config)  # with CI=true, a run in which a test skipped fails
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

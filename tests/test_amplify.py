@@ -25,6 +25,7 @@ import pytest
 
 from tests import npm_cache
 from tests.conftest import PROJECT, LiveServer
+from tests.noskip import unavailable
 
 SOURCES = PROJECT / "tests" / "amplify"
 NODE_TIMEOUT_S = 60
@@ -36,12 +37,6 @@ SRP = ["InitiateAuth", "RespondToAuthChallenge"]  # USER_SRP_AUTH, then PASSWORD
 DEVICE_SRP = [*SRP, "RespondToAuthChallenge", "RespondToAuthChallenge"]
 
 
-def unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"the Amplify tests must run in CI: {reason}")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="session")
 def amplify() -> tuple[str, Path]:
     """(node, the node_modules holding aws-amplify)."""
@@ -49,11 +44,7 @@ def amplify() -> tuple[str, Path]:
     if node is None or npm is None:
         unavailable("node or npm is not installed (run scripts/install-browser-deps as root)")
     assert node is not None and npm is not None
-    try:
-        target = npm_cache.install(SOURCES, "cgd-amplify", npm)
-    except pytest.skip.Exception as skipped:
-        unavailable(str(skipped))
-    return node, target / "node_modules"
+    return node, npm_cache.install(SOURCES, "cgd-amplify", npm) / "node_modules"
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from jose import jwt
 from tests import npm_cache
 from tests.auth_helpers import PASSWORD, default_client, user_with_password
 from tests.conftest import PROJECT, Admin
+from tests.noskip import unavailable
 
 SOURCES = PROJECT / "tests" / "cognito_js"
 
@@ -30,7 +31,7 @@ SOURCES = PROJECT / "tests" / "cognito_js"
 def cognito_js() -> Path:
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
-        pytest.skip("node or npm is not installed (run scripts/install-browser-deps as root)")
+        unavailable("node or npm is not installed (run scripts/install-browser-deps as root)")
     return npm_cache.install(SOURCES, "cgd-cognito-js", npm)
 
 

@@ -28,6 +28,7 @@ import pytest
 
 from tests import npm_cache
 from tests.conftest import PROJECT, Admin, LiveServer
+from tests.noskip import unavailable
 
 SOURCES = PROJECT / "tests" / "browser"
 ENTRY = "get_device.js"
@@ -51,7 +52,7 @@ def _install(node: str, npm: str) -> Path:
 def chromium() -> str:
     browser = _browser()
     if browser is None:
-        pytest.skip("chromium is not installed (run scripts/install-browser-deps as root)")
+        unavailable("chromium is not installed (run scripts/install-browser-deps as root)")
     return browser
 
 
@@ -60,7 +61,7 @@ def bundle(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """tests/browser/get_device.js and the SDK, bundled by esbuild into one script."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
-        pytest.skip("node or npm is not installed (run scripts/install-browser-deps as root)")
+        unavailable("node or npm is not installed (run scripts/install-browser-deps as root)")
     installed = _install(node, npm)
     out = tmp_path_factory.mktemp("bundle") / ENTRY
     # The entry comes on stdin, so that imports resolve from the cached node_modules while the

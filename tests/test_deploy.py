@@ -35,6 +35,7 @@ from botocore.exceptions import ClientError
 from service.errors import WAF_BLOCK
 from service.settings import ENV_VARS, Settings
 from tests.conftest import PROJECT, Admin, LiveServer, boto_client, client_error, free_port
+from tests.noskip import unavailable
 
 DEPLOY = PROJECT / "deploy"
 K8S = DEPLOY / "k8s"
@@ -296,7 +297,7 @@ def test_nginx_template_renders_the_same_with_envsubst() -> None:
     """The nginx image renders the template with envsubst; the tests below with str.replace."""
     envsubst = shutil.which("envsubst")
     if envsubst is None:
-        pytest.skip("envsubst (Debian package gettext-base) is not installed")
+        unavailable("envsubst (Debian package gettext-base) is not installed")
     env = {"NGINX_LISTEN": "8080", "NGINX_UPSTREAM": "service:9229", "NGINX_VERSION": "1.27.0"}
     rendered = subprocess.run(
         [envsubst, " ".join(f"${{{name}}}" for name in env)],
@@ -398,7 +399,7 @@ class Nginx:
 def nginx_front() -> Iterator[Callable[[str], Nginx]]:
     """Start deploy/nginx.conf in front of an upstream "host:port"; stopped after the test."""
     if NGINX is None:
-        pytest.skip("nginx is not installed (apt-get install -y nginx): deploy/nginx.conf not run")
+        unavailable("nginx is not installed (apt-get install -y nginx): deploy/nginx.conf not run")
     binary = NGINX
     started: list[Nginx] = []
 

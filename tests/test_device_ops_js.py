@@ -22,6 +22,7 @@ import pytest
 from service import clients, store
 from tests import npm_cache
 from tests.conftest import PROJECT, Admin, LiveServer
+from tests.noskip import unavailable
 
 SOURCES = PROJECT / "tests" / "js"
 SCRIPT = SOURCES / "device_ops.cjs"
@@ -35,7 +36,7 @@ def node_sdk() -> tuple[str, Path]:
     """(node, the node_modules holding the SDK)."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
-        pytest.skip("node or npm is not installed (run scripts/install-browser-deps as root)")
+        unavailable("node or npm is not installed (run scripts/install-browser-deps as root)")
     return node, npm_cache.install(SOURCES, "cgd-node", npm) / "node_modules"
 
 

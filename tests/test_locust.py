@@ -11,10 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests import test_cli
 from tests.conftest import PROJECT, Admin, LiveServer
+from tests.noskip import unavailable
 from tests.test_cli import Runner
 
 env = test_cli.env
@@ -55,7 +54,7 @@ def test_locustfile_drives_get_and_list_devices_without_failures(
 def test_k6_script_parses() -> None:
     node = shutil.which("node")
     if node is None:
-        pytest.skip("node not installed")
+        unavailable("node is not installed (run scripts/install-browser-deps as root)")
     source = (EXAMPLES / "k6.js").read_text()
     proc = subprocess.run(
         [node, "--input-type=module", "--check"], input=source, capture_output=True, text=True

@@ -21,6 +21,7 @@ from botocore.credentials import Credentials
 from service.catalog import SIGNED_OPERATIONS, UNSIGNED_OPERATIONS
 from service.sigv4 import MISMATCH, canonical_query
 from tests.conftest import PROJECT, LiveServer, boto_client
+from tests.noskip import unavailable
 
 TARGET = "AWSCognitoIdentityProviderService."
 
@@ -192,7 +193,7 @@ def test_canonical_query_matches_botocore_params() -> None:
 def test_aws_cli_signed_calls(live: LiveServer) -> None:
     aws = shutil.which("aws") or str(PROJECT / ".venv" / "bin" / "aws")
     if not os.path.exists(aws):
-        pytest.skip("no aws CLI")
+        unavailable("the AWS CLI (a locked dev dependency) is not in this environment")
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
     env.update(AWS_DEFAULT_REGION="us-east-1", AWS_CONFIG_FILE="/dev/null")
     base = [aws, "cognito-idp", "--endpoint-url", live.url, "--output", "json"]
@@ -240,7 +241,7 @@ def test_js_sdk_v3_signed_calls(live: LiveServer) -> None:
 
     node, npm = shutil.which("node"), shutil.which("npm")
     if not node or not npm:
-        pytest.skip("node and npm are needed for the JS SDK")
+        unavailable("node or npm is not installed (run scripts/install-browser-deps as root)")
     installed = _install(node, npm)
     script = PROJECT / "tests" / "browser" / "admin_sigv4.mjs"
     env = {**os.environ, "CGD_NODE_MODULES": str(installed / "node_modules")}
