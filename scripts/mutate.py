@@ -1,14 +1,15 @@
 """Put each bug of scripts/mutants.py into the working tree, one at a time, run only the tests
 that guard it, put the file back, and fail unless every bug was caught ("killed").
 
-A hand-written list, not mutmut or cosmic-ray. Both generate every operator-level mutant of the
-Python modules they are pointed at and cannot patch the Lua scripts, where half of these checks
-live (the bucket, the session, sign-out, refresh rotation). Pointed at the eight Python modules
-here, cosmic-ray's operators yield hundreds of mutants per module, each a pytest run: hours, not
-the few minutes CI can spend. mutmut 3 also runs the code from its own copy of the tree, which
-the live server, started in a subprocess from this checkout, would not see. What the issue asks
-for is narrower and stronger: named security checks, each broken as a careless edit would break
-it, each with the test that must catch it.
+A hand-written list, not mutmut or cosmic-ray. Both generate mutants of Python source only, and
+most of these checks live in the Lua scripts (the bucket, the session, sign-out, refresh
+rotation). Both mutate every site they find: cosmic-ray turns each comparison into each other
+comparison, each number and boolean into others, so one module of a few hundred lines is
+hundreds of pytest runs, hours for the modules here, not the few minutes CI can spend. mutmut 3
+runs the code from its own copy of the tree (mutants/), which the live server, started in a
+subprocess from this checkout's editable install, never imports. What is wanted is narrower and
+stronger: named security checks, each broken as a careless edit would break it, each with the
+tests that must catch it.
 
 The file is written back from the bytes read before the patch, in a `finally` (failures,
 timeouts, Ctrl-C), and `git diff --quiet` must then agree that it is unchanged. Listed files with
