@@ -92,6 +92,28 @@ def test_the_bucket_refills_at_the_configured_rate(live_factory: Any) -> None:
     assert helper.redis.hget(user.keys.user, "bucket_ts_us") is not None
 
 
+async def test_a_bucket_idle_for_longer_than_it_takes_to_fill_holds_exactly_the_burst(
+    live_factory: Any,
+) -> None:
+    # Refilling never goes past the burst, however long the bucket sat idle. At 0.001 tokens a
+    # second the batch itself refills nothing, and filling takes burst / rate = 3000 s: the bucket's
+    # stamp is moved back 10,000 s instead of waiting (the script sees only the stamp and Redis's
+    # TIME, so to it that is 10,000 s of idling: 10 tokens' worth, capped at 3).
+    burst, rate = 3, 0.001
+    server, helper = live_factory(user_rate_per_s=rate, user_burst=burst)
+    alice, device, token = await asyncio.to_thread(_user, helper, "gus")
+    assert await fire([(server.url, token, device)] * 10) == Counter(
+        {OK: burst, THROTTLED: 10 - burst}
+    )
+    idle_us = 10_000 * 1_000_000
+    assert idle_us > burst / rate * 1_000_000
+    stamp = int(float(helper.redis.hget(alice.keys.user, "bucket_ts_us") or 0))
+    helper.redis.hset(alice.keys.user, "bucket_ts_us", stamp - idle_us)
+    assert await fire([(server.url, token, device)] * 10) == Counter(
+        {OK: burst, THROTTLED: 10 - burst}
+    )
+
+
 def test_the_default_is_cognitos_per_user_quota(live: LiveServer, admin: Admin) -> None:
     assert (admin.settings.user_rate_per_s, admin.settings.user_burst) == (10.0, 10)
     assert admin.settings.pool_rate_limit is False

@@ -92,6 +92,28 @@ def test_get_tokens_refusals(cognito: Any) -> None:
     assert client_error(err) == ("NotAuthorizedException", "Refresh Token has been revoked", 400)
 
 
+def test_a_refresh_token_is_bound_to_its_client(cognito: Any) -> None:
+    # Another client of the same pool: the same signing secret, the same user, yet the token is
+    # not theirs (a pool's public client must not refresh a confidential client's sessions).
+    pool_id, client_id = make_pool(cognito)
+    made = cognito.create_user_pool_client(
+        UserPoolId=pool_id, ClientName="other", ExplicitAuthFlows=FLOWS
+    )
+    other = made["UserPoolClient"]["ClientId"]
+    token = sign_in(cognito, client_id)["RefreshToken"]
+    invalid = ("NotAuthorizedException", "Invalid Refresh Token", 400)
+    with pytest.raises(ClientError) as err:
+        refresh(cognito, other, token)
+    assert client_error(err) == invalid
+    with pytest.raises(ClientError) as err:
+        cognito.initiate_auth(
+            AuthFlow="REFRESH_TOKEN_AUTH", ClientId=other, AuthParameters={"REFRESH_TOKEN": token}
+        )
+    assert client_error(err) == invalid
+    # Refused, not revoked: its own client still refreshes with it.
+    refresh(cognito, client_id, token)
+
+
 def _pool_of(cognito: Any, client_id: str) -> str:
     for pool in cognito.list_user_pools(MaxResults=60)["UserPools"]:
         ids = cognito.list_user_pool_clients(UserPoolId=pool["Id"])["UserPoolClients"]

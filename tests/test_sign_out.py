@@ -40,6 +40,11 @@ def _refused(cognito: Any, client_id: str, tokens: dict[str, Any]) -> None:
     assert client_error(err) == ("NotAuthorizedException", "Refresh Token has been revoked", 400)
 
 
+def _user_key(admin: Admin, pool_id: str) -> bytes:
+    key: bytes = next(admin.redis.scan_iter(match=f"cgd:user:{{{pool_id}:*:5:alice}}"))
+    return key
+
+
 def _revoking_calls(cognito: Any, pool_id: str) -> dict[str, Callable[[dict[str, Any]], None]]:
     def disable(tokens: dict[str, Any]) -> None:
         cognito.admin_disable_user(UserPoolId=pool_id, Username="alice")
@@ -78,12 +83,33 @@ def test_tokens_are_issued_after_the_last_sign_out(cognito: Any, admin: Admin) -
     """A sign-out stamped in the same millisecond as a sign-in's script (or on a clock ahead of
     it): the tokens that sign-in issues must still come after it (auth_ok.lua)."""
     pool_id, client_id = make_pool(cognito)
-    user = next(admin.redis.scan_iter(match=f"cgd:user:{{{pool_id}:*:5:alice}}"))
-    ahead_ms = int(admin.redis.time()[0]) * 1000 + 2000
+    user = _user_key(admin, pool_id)
+    # Far enough ahead that the refresh below still comes before it on a busy machine.
+    ahead_ms = int(admin.redis.time()[0]) * 1000 + 5000
     admin.redis.hset(user, "signed_out_ms", ahead_ms)
     tokens = sign_in(cognito, client_id)
     _works(cognito, client_id, tokens)
     assert jwt.get_unverified_claims(tokens["AccessToken"])["iat"] >= ahead_ms // 1000
+    # So are the tokens a refresh issues (auth_refresh.lua), still before the sign-out's stamp.
+    renewed = _refresh_auth(cognito, client_id, tokens["RefreshToken"])
+    assert int(admin.redis.time()[0]) * 1000 < ahead_ms
+    _works(cognito, client_id, renewed | {"RefreshToken": tokens["RefreshToken"]})
+
+
+def test_a_sign_out_stamped_in_the_millisecond_a_token_was_issued_revokes_it(
+    cognito: Any, admin: Admin
+) -> None:
+    """The comparison is to the millisecond, and inclusive: a sign-out one ms before a token
+    leaves it alone; one in the same ms (it may have come just after) revokes it."""
+    pool_id, client_id = make_pool(cognito)
+    tokens = sign_in(cognito, client_id)
+    jti = jwt.get_unverified_claims(tokens["AccessToken"])["jti"]
+    issued_ms = int(jti[:8] + jti[9:13], 16)  # a UUIDv7's stamp: when the token was issued
+    user = _user_key(admin, pool_id)
+    admin.redis.hset(user, "signed_out_ms", issued_ms - 1)
+    _works(cognito, client_id, tokens)
+    admin.redis.hset(user, "signed_out_ms", issued_ms)
+    _refused(cognito, client_id, tokens)
 
 
 def test_tokens_say_when_they_were_issued_to_the_ms(cognito: Any) -> None:

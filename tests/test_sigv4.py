@@ -140,6 +140,40 @@ def test_unsigned_unknown_key_wrong_signature(live: LiveServer) -> None:
     assert _error(_send(live, path, headers, data))[1] == "InvalidSignatureException"
 
 
+def test_every_hex_digit_of_the_signature_counts(live: LiveServer) -> None:
+    path, headers, data = _signed(live, *LIST)
+    authorization = headers["Authorization"]
+    signature = authorization.rpartition("Signature=")[2]
+    assert len(signature) == 64
+    for at in (0, 31, 32, 63):  # each end of each half: a prefix compare misses the last two
+        digit = "0" if signature[at] != "0" else "1"
+        flipped = signature[:at] + digit + signature[at + 1 :]
+        forged = {**headers, "Authorization": authorization.replace(signature, flipped)}
+        assert _error(_send(live, path, forged, data)) == (
+            400,
+            "InvalidSignatureException",
+            MISMATCH,
+        ), at
+    assert _send(live, path, headers, data)[0] == 200
+
+
+def test_the_target_must_be_among_the_signed_headers(live: LiveServer) -> None:
+    # Signed without X-Amz-Target, which is then added: a valid signature over everything else.
+    # Accepted, it would let a captured request be replayed as any other operation.
+    _, headers, data = _signed(live, *LIST)
+    assert "x-amz-target" in headers["Authorization"]
+    untargeted = AWSRequest(
+        method="POST",
+        url=f"{live.url}/",
+        data=data,
+        headers={"Content-Type": "application/x-amz-json-1.1"},
+    )
+    SigV4Auth(Credentials("test", "test"), "cognito-idp", "us-east-1").add_auth(untargeted)
+    sent = {**dict(untargeted.headers.items()), "X-Amz-Target": TARGET + LIST[0]}
+    assert "x-amz-target" not in sent["Authorization"]
+    assert _error(_send(live, "/", sent, data)) == (400, "InvalidSignatureException", MISMATCH)
+
+
 def test_dates_and_scopes(live: LiveServer) -> None:
     now = datetime.datetime.now(datetime.UTC)
     for offset in (-290, 290):

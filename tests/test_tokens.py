@@ -361,6 +361,28 @@ def test_a_verified_token_is_cached_under_the_digest_of_the_whole_token(
     assert 0 < world.admin.redis.pttl(key) <= 3600 * 1000
 
 
+def test_cache_life_is_bounded_by_the_tokens_own_expiry(live: LiveServer, world: World) -> None:
+    # Under the default cap (an hour), a token with a minute to live is cached for a minute at
+    # most, and one with two seconds for two: its entry leaves with it.
+    assert world.admin.settings.claims_cache_max_ttl_s == 3600
+    minute = world.admin.token("alice", ttl_s=60)
+    assert get_device(live.url, minute, world.alice_device).status == 200
+    key = world.alice.keys.claims(tokens.digest(minute))
+    assert 0 < world.admin.redis.pttl(key) <= 60_000
+
+    short = world.admin.token("alice", ttl_s=2)
+    exp = split_token(short)[1]["exp"]
+    assert get_device(live.url, short, world.alice_device).status == 200
+    key = world.alice.keys.claims(tokens.digest(short))
+    assert 0 < world.admin.redis.pttl(key) <= 2000
+    while time.time() < exp + 0.05:
+        time.sleep(0.05)
+    assert not world.admin.redis.exists(key)
+    assert_cognito_error(
+        get_device(live.url, short, world.alice_device), "NotAuthorizedException", EXPIRED, 400
+    )
+
+
 def test_cache_life_is_bounded_by_the_setting(live_factory: Any) -> None:
     server, helper = live_factory(claims_cache_max_ttl_s=5)
     user, device, token = helper.user_with_device("carl")
