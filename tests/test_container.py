@@ -57,6 +57,13 @@ def embedded_image(podman: None) -> str:
     return images.project_image("embedded")
 
 
+# The drain's longest wait on SIGTERM in these containers (the image's default is 10 s): a stop
+# that waited it out takes at least this long, so "prompt" is measured against half of it, a
+# margin that holds on a loaded 2-core machine and still fails a stop that waits for the grace.
+GRACE_S = 30
+PROMPT_S = GRACE_S / 2
+
+
 class Container:
     """One `podman run -d` on the host network, removed at the end of the test."""
 
@@ -64,7 +71,7 @@ class Container:
         self.name = f"cgd-test-{uuid.uuid4().hex[:10]}"
         self.port = int(env["PORT"])
         args = ["run", "-d", "--name", self.name, "--network", "host", *images.ULIMITS]
-        for key, value in env.items():
+        for key, value in {"GRACE_S": str(GRACE_S), **env}.items():
             args += ["-e", f"{key}={value}"]
         images.run(*args, *options, image)
 
@@ -95,9 +102,10 @@ class Container:
         return images.run("exec", self.name, *command).stdout
 
     def stop(self) -> tuple[int, float]:
-        """`podman stop` (SIGTERM, SIGKILL after 30 s): the exit code and the seconds it took."""
+        """`podman stop` (SIGTERM, SIGKILL after twice GRACE_S): the exit code and the seconds
+        it took."""
         started = time.monotonic()
-        images.run("stop", "--time", "30", self.name, timeout=60)
+        images.run("stop", "--time", str(2 * GRACE_S), self.name, timeout=4 * GRACE_S)
         return int(self.state()["ExitCode"]), time.monotonic() - started
 
     def logs(self) -> str:
@@ -158,7 +166,7 @@ def test_image_serves_get_device_as_non_root_and_stops_cleanly(
 
     code, took_s = container.stop()
     assert code == 0, container.logs()
-    assert took_s < 5, f"podman stop took {took_s:.1f} s"
+    assert took_s < PROMPT_S, f"podman stop took {took_s:.1f} s"
     assert "Traceback" not in container.logs()
 
 
@@ -181,7 +189,7 @@ def test_embedded_image_keeps_its_data_and_stops_its_redis_cleanly(
     token = container.exec("python", "-m", "service", "token", "kept").strip()
     # Stopped straight after the writes: they are at most a second old in the AOF.
     code, took_s = container.stop()
-    assert code == 0 and took_s < 5, container.logs()
+    assert code == 0 and took_s < PROMPT_S, container.logs()
     # Today's image left redis-server to be killed with the container.
     assert "ready to exit, bye bye" in (data / "redis.log").read_text()
 
