@@ -65,7 +65,7 @@ def test_get_tokens_without_rotation(cognito: Any) -> None:
 
 
 def test_get_tokens_refusals(cognito: Any) -> None:
-    _, client_id = make_pool(cognito, devices=True)
+    pool_id, client_id = make_pool(cognito, devices=True)
     _, other = make_pool(cognito)
     token = sign_in(cognito, client_id)["RefreshToken"]
     with pytest.raises(ClientError) as err:
@@ -86,7 +86,7 @@ def test_get_tokens_refusals(cognito: Any) -> None:
         refresh(cognito, client_id, token, DeviceKey="bad key")
     code, message, _ = client_error(err)
     assert code == "InvalidParameterException" and "at 'deviceKey'" in message
-    cognito.admin_disable_user(UserPoolId=_pool_of(cognito, client_id), Username="alice")
+    cognito.admin_disable_user(UserPoolId=pool_id, Username="alice")
     with pytest.raises(ClientError) as err:
         refresh(cognito, client_id, token)
     assert client_error(err) == ("NotAuthorizedException", "Refresh Token has been revoked", 400)
@@ -112,14 +112,6 @@ def test_a_refresh_token_is_bound_to_its_client(cognito: Any) -> None:
     assert client_error(err) == invalid
     # Refused, not revoked: its own client still refreshes with it.
     refresh(cognito, client_id, token)
-
-
-def _pool_of(cognito: Any, client_id: str) -> str:
-    for pool in cognito.list_user_pools(MaxResults=60)["UserPools"]:
-        ids = cognito.list_user_pool_clients(UserPoolId=pool["Id"])["UserPoolClients"]
-        if any(c["ClientId"] == client_id for c in ids):
-            return str(pool["Id"])
-    raise AssertionError(client_id)
 
 
 def test_get_tokens_with_the_device_it_names(cognito: Any) -> None:
@@ -194,12 +186,14 @@ def test_rotation_keeps_the_refresh_tokens_expiry(cognito: Any) -> None:
         token = refresh(cognito, client_id, token)["RefreshToken"]
 
 
+def _secret(cognito: Any, pool_id: str, client_id: str) -> str:
+    described = cognito.describe_user_pool_client(UserPoolId=pool_id, ClientId=client_id)
+    return str(described["UserPoolClient"]["ClientSecret"])
+
+
 def test_client_secret(cognito: Any) -> None:
-    _, client_id = make_pool(cognito, GenerateSecret=True)
-    pool_id = _pool_of(cognito, client_id)
-    secret = cognito.describe_user_pool_client(UserPoolId=pool_id, ClientId=client_id)[
-        "UserPoolClient"
-    ]["ClientSecret"]
+    pool_id, client_id = make_pool(cognito, GenerateSecret=True)
+    secret = _secret(cognito, pool_id, client_id)
     token = sign_in(cognito, client_id, SECRET_HASH=_hash(secret, "alice", client_id))[
         "RefreshToken"
     ]
@@ -222,11 +216,8 @@ def _hash(secret: str, username: str, client_id: str) -> str:
 
 
 def test_refresh_secret_hash_names_the_tokens_user(cognito: Any) -> None:
-    _, client_id = make_pool(cognito, GenerateSecret=True)
-    pool_id = _pool_of(cognito, client_id)
-    secret = cognito.describe_user_pool_client(UserPoolId=pool_id, ClientId=client_id)[
-        "UserPoolClient"
-    ]["ClientSecret"]
+    pool_id, client_id = make_pool(cognito, GenerateSecret=True)
+    secret = _secret(cognito, pool_id, client_id)
     result = sign_in(cognito, client_id, SECRET_HASH=_hash(secret, "alice", client_id))
     sub = jwt.get_unverified_claims(result["AccessToken"])["sub"]
 

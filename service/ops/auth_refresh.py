@@ -23,7 +23,6 @@ from ..clients import AppClient
 from ..pools import Pool
 from ..refresh import RefreshClaims
 from .auth_input import (
-    DEVICE_KEY_RE,
     EXPIRED_REFRESH,
     FLOW_NOT_ENABLED,
     INVALID_REFRESH,
@@ -106,8 +105,6 @@ class Refresher(Flow):
         """Check the refresh token against Redis (auth_refresh.lua) and mint the new access and
         ID tokens: their answer, when they were issued (ms) and the step a new refresh token
         takes."""
-        if device_key is not None and not DEVICE_KEY_RE.fullmatch(device_key):
-            raise e.ResourceNotFoundException(e.DEVICE_NOT_FOUND)
         device = device_key or claims.device_key
         attempt = Attempt(pool, client, claims.username, device or None)
         uk = attempt.keys
