@@ -10,6 +10,13 @@ from service import keys, store
 from tests.conftest import Admin
 
 PASSWORD = "Corr3ct-Horse!"
+# An app client allowing every password and SRP flow, and refresh.
+ALL_FLOWS = [
+    "ALLOW_USER_PASSWORD_AUTH",
+    "ALLOW_USER_SRP_AUTH",
+    "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+    "ALLOW_REFRESH_TOKEN_AUTH",
+]
 
 
 def default_client(admin: Admin) -> str:

@@ -15,18 +15,12 @@ import pytest
 from botocore.exceptions import ClientError
 
 from service import store
-from tests.auth_helpers import PASSWORD, default_client, set_clients, user_with_password
+from tests.auth_helpers import ALL_FLOWS, PASSWORD, default_client, set_clients, user_with_password
 from tests.conftest import Admin, boto_client, client_error
 
 WRONG = "Wr0ng-password!"
 INCORRECT = ("NotAuthorizedException", "Incorrect username or password.", 400)
 EXPIRED = ("NotAuthorizedException", "Invalid session for the user, session is expired.", 400)
-FLOWS = [
-    "ALLOW_USER_PASSWORD_AUTH",
-    "ALLOW_USER_SRP_AUTH",
-    "ALLOW_ADMIN_USER_PASSWORD_AUTH",
-    "ALLOW_REFRESH_TOKEN_AUTH",
-]
 
 
 def _clients(admin: Admin) -> None:
@@ -36,8 +30,12 @@ def _clients(admin: Admin) -> None:
         admin,
         [
             {"id": default_client(admin)},
-            {"id": "hiding", "explicit_auth_flows": FLOWS, "prevent_user_existence_errors": True},
-            {"id": "legacy", "explicit_auth_flows": FLOWS},
+            {
+                "id": "hiding",
+                "explicit_auth_flows": ALL_FLOWS,
+                "prevent_user_existence_errors": True,
+            },
+            {"id": "legacy", "explicit_auth_flows": ALL_FLOWS},
         ],
     )
 

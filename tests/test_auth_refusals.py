@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from service import keys, refresh, store
 from service.pools import Pool, pool_from_record
-from tests.auth_helpers import PASSWORD, set_clients, user_with_password
+from tests.auth_helpers import ALL_FLOWS, PASSWORD, set_clients, user_with_password
 from tests.conftest import Admin, client_error
 
 NOT_ENABLED = ("InvalidParameterException", "Auth flow not enabled for this client", 400)
@@ -25,12 +25,6 @@ NOT_SUPPORTED = ("InvalidParameterException", "Initiate Auth method not supporte
 BAD_SRP_A = ("InvalidParameterException", "SRP_A is not a valid SRP value.", 400)
 RESET = ("PasswordResetRequiredException", "Password reset required for the user", 400)
 INVALID_REFRESH = ("NotAuthorizedException", "Invalid Refresh Token", 400)
-ALL_FLOWS = [
-    "ALLOW_USER_PASSWORD_AUTH",
-    "ALLOW_USER_SRP_AUTH",
-    "ALLOW_ADMIN_USER_PASSWORD_AUTH",
-    "ALLOW_REFRESH_TOKEN_AUTH",
-]
 
 
 def missing(name: str) -> tuple[str, str, int]:
