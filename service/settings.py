@@ -329,8 +329,9 @@ class Settings:
         "USER_RATE_PER_S",
         _positive_float,
         default=10.0,
-        doc="per-user bucket refill, for each of a user's two buckets (Cognito's per-user "
-        "quotas: reads such as GetDevice and ListDevices, writes such as UpdateDeviceStatus)",
+        doc="per-user bucket refill, for each of a user's three buckets (Cognito's per-user "
+        "quotas: reads such as GetDevice and ListDevices, writes such as UpdateDeviceStatus, "
+        "and sign-in attempts, kept apart so that no one throttles a user's token calls)",
     )
     user_burst: int = setting("USER_BURST", _positive_int, default=10, doc="per-user bucket size")
     pool_rate_limit: bool = setting(
