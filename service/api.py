@@ -25,6 +25,7 @@ from .errors import (
 )
 from .logs import REQUEST_ID
 from .ops import Operation
+from .redis_errors import RedisTimeout
 from .settings import Settings
 from .sigv4 import Verifier
 from .transport import RedisOverloaded, RedisReplyError, RedisUnavailable
@@ -64,9 +65,10 @@ class Api:
             # (a throttled user) its collections showed up as a 30 ms p99. Nothing reads it.
             error = exc.with_traceback(None)
         except RedisOverloaded:
-            error = TooManyRequestsException("Rate exceeded")
+            recorder.redis_failed("overloaded")
+            error = TooManyRequestsException("Rate exceeded", quota="overload")
         except (RedisUnavailable, RedisReplyError) as exc:
-            recorder.redis_errors += 1
+            recorder.redis_failed(_redis_kind(exc))
             log.error("redis failure: %s", exc, extra={REQUEST_ID: request_id})
             error = InternalErrorException()
         except Exception:
@@ -76,7 +78,9 @@ class Api:
             recorder.in_flight -= 1
         if error is not None:
             response = protocol.error(error, request_id)
-            if isinstance(error, RequestEntityTooLargeException):
+            if isinstance(error, TooManyRequestsException):
+                recorder.throttled(error.quota)
+            elif isinstance(error, RequestEntityTooLargeException):
                 # The body was never read: close rather than let aiohttp read and drop it all.
                 response.force_close()
         # Label by operation only for operations we serve: a label from a header would let any
@@ -147,3 +151,10 @@ class Api:
         return RequestEntityTooLargeException(
             f"Request body is larger than the limit of {self.settings.max_body_bytes} bytes."
         )
+
+
+def _redis_kind(exc: Exception) -> str:
+    """The metric label of a Redis failure (metrics.REDIS_ERROR_KINDS)."""
+    if isinstance(exc, RedisTimeout):
+        return "timeout"
+    return "unavailable" if isinstance(exc, RedisUnavailable) else "reply"

@@ -144,6 +144,7 @@ async def handle_unknown_route(request: web.Request) -> web.StreamResponse:
 def create_app(settings: Settings) -> web.Application:
     """The application for `settings`; Redis connections open on startup, close on cleanup."""
     app = web.Application(client_max_size=settings.max_body_bytes)
+    metrics.set_build_info(settings.build_revision)
     app[SETTINGS] = settings
     app[IDS] = protocol.RequestIds()
     app.cleanup_ctx.append(_redis_ctx)

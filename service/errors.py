@@ -52,7 +52,10 @@ class ResourceNotFoundException(CognitoError):
 
 
 class TooManyRequestsException(CognitoError):
-    pass
+    def __init__(self, message: str, quota: str = "user") -> None:
+        super().__init__(message)
+        # Which bucket refused (metrics.THROTTLE_QUOTAS); never on the wire.
+        self.quota = quota
 
 
 class UserNotConfirmedException(CognitoError):

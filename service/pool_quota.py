@@ -24,4 +24,4 @@ async def take(pipe: Transport, settings: Settings, pool_id: str, operation: str
     rate, burst = category_rate(settings, category)
     taken = await pipe.evalsha(lua.TAKE_TOKEN, (pool_bucket(pool_id, category),), (rate, burst))
     if not taken:
-        raise e.TooManyRequestsException(e.THROTTLED)
+        raise e.TooManyRequestsException(e.THROTTLED, quota="pool")

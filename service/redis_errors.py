@@ -16,6 +16,10 @@ class RedisUnavailable(Exception):
     """Redis could not be reached, or did not answer in time."""
 
 
+class RedisTimeout(RedisUnavailable):
+    """A command's reply did not come within REDIS_TIMEOUT_S (the connection was closed)."""
+
+
 class RedisOverloaded(Exception):
     """Too many commands are already waiting for Redis; the caller should shed load."""
 

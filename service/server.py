@@ -110,8 +110,11 @@ def run_worker(settings: Settings, sock: socket.socket) -> None:
     uvloop.run(_run_worker(settings, sock))
 
 
-def _worker_main(settings: Settings, sock: socket.socket, report: Connection) -> None:
+def _worker_main(
+    settings: Settings, sock: socket.socket, report: Connection, number: int, restarted: bool
+) -> None:
     logs.configure(settings.log_level)
+    metrics.worker_started(number, restarted)
     sock.setblocking(False)  # the supervisor's listening socket, inherited (see _supervise)
     try:
         run_worker(settings, sock)
@@ -137,6 +140,7 @@ def serve(settings: Settings, announce: Any = None) -> int:
 def _serve_in_process(settings: Settings, sock: socket.socket) -> int:
     """One worker in this process, restarted by the same policy as the supervisor's."""
     crashes = CrashLoop(settings.crash_loop_limit)
+    metrics.worker_started(1, restarted=False)
     while True:
         started = time.monotonic()
         try:
@@ -150,6 +154,7 @@ def _serve_in_process(settings: Settings, sock: socket.socket) -> int:
             log.warning("worker 1: could not start (%s); starting it again in %g s", exc, delay)
             if _sleep_unless_signalled(delay, unblock=True):
                 return 0
+            metrics.worker_started(1, restarted=True)
 
 
 def _sleep_unless_signalled(delay_s: float, unblock: bool = False) -> bool:
@@ -205,14 +210,19 @@ class _Slot:
         self.proc: Any = None
         self.report: Connection | None = None
         self.started = 0.0
+        self.starts = 0
         self.restart_at = 0.0  # when proc is None: when to start it again (monotonic)
 
     def start(self, ctx: Any, settings: Settings, sock: socket.socket) -> None:
         reader, writer = ctx.Pipe(duplex=False)
         # The spawn context passes the socket's descriptor itself to the child (not a copy
         # made through a helper process): the worker accepts from this very queue.
-        self.proc = ctx.Process(target=_worker_main, args=(settings, sock, writer))
+        restarted = self.starts > 0
+        self.proc = ctx.Process(
+            target=_worker_main, args=(settings, sock, writer, self.number, restarted)
+        )
         self.proc.start()
+        self.starts += 1
         writer.close()  # the worker holds its own copy
         self.report = reader
         self.started = time.monotonic()
@@ -290,7 +300,7 @@ def _supervise(settings: Settings, announce: Any) -> int:
                 continue
             reason = slot.reason()
             if slot.proc.pid:
-                metrics.worker_exited(slot.proc.pid)
+                metrics.worker_exited(slot.proc.pid, slot.number)
             slot.proc = None
             delay = slot.crashes.failed(now - slot.started)
             if delay is None:

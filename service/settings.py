@@ -384,6 +384,21 @@ class Settings:
         default=False,
         doc="log every request (method, path, status, type, time, request id)",
     )
+    build_revision: str = setting(
+        "BUILD_REVISION",
+        _str,
+        default="",
+        shown="*(unset)*",
+        doc="the source revision `cognito_build_info` reports (docs/metrics.md)",
+    )
+    otel_traces_exporter: str = setting(
+        "OTEL_TRACES_EXPORTER",
+        _str,
+        default="",
+        shown="*(unset: no tracing)*",
+        doc="OpenTelemetry span exporters, comma-separated (`console`, `otlp`, …; the `tracing` "
+        "extra); the SDK's other `OTEL_*` variables apply (docs/tracing.md)",
+    )
     crash_loop_limit: int = setting(
         "CRASH_LOOP_LIMIT",
         _positive_int,

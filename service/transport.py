@@ -31,6 +31,7 @@ from .redis_errors import (
     NoScriptError,
     RedisOverloaded,
     RedisReplyError,
+    RedisTimeout,
     RedisUnavailable,
     reply_error,
 )
@@ -249,7 +250,7 @@ class RedisPipe:
             if proto is not None and proto.waiters and proto.waiters[0][1] < loop.time():
                 log.warning("redis did not answer within %.3fs; reconnecting", self._timeout_s)
                 self._proto = None
-                proto.abort(RedisUnavailable(f"redis timeout after {self._timeout_s}s"))
+                proto.abort(RedisTimeout(f"redis timeout after {self._timeout_s}s"))
 
     async def start(self) -> None:
         """Nothing to do before the first command: the connection opens on demand."""

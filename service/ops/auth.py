@@ -15,18 +15,24 @@ session's id, sealed with the pool's secret.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 import orjson
 
+from .. import metrics
 from ..connect import Transport
+from ..errors import CognitoError
 from ..pools import PoolRegistry
+from ..redis_errors import RedisOverloaded
 from ..settings import Settings
 from ..validation import validate
 from .auth_initiate import Initiator
 from .auth_input import (
     AUTH_FLOW,
+    AUTH_FLOWS,
     CHALLENGE_NAME,
+    CHALLENGES,
     CLIENT_ID,
     CLIENT_SECRET,
     DEVICE_KEY,
@@ -59,6 +65,32 @@ class SignIn:
         self.challenge_quota = responder.challenge_quota
 
 
+# Label values a client cannot multiply: the model's enums, and one word for the rest.
+_FLOWS = frozenset(AUTH_FLOWS) | frozenset(CHALLENGES)
+
+
+async def _counted(operation: str, flow: Any, answer: Awaitable[dict[str, Any]]) -> bytes:
+    """`answer`, serialised, its outcome counted in cognito_signin_total (by the `flow`, the
+    request's AuthFlow or ChallengeName). The result is success, challenge, or the type of the
+    error the wire gets (service/api.py answers the Redis failures as these two)."""
+    label = flow if flow in _FLOWS else "invalid"
+    try:
+        done = await answer
+    except CognitoError as exc:
+        metrics.RECORDER.signed_in(operation, label, exc.type_name)
+        raise
+    except RedisOverloaded:
+        metrics.RECORDER.signed_in(operation, label, "TooManyRequestsException")
+        raise
+    except Exception:
+        metrics.RECORDER.signed_in(operation, label, "InternalErrorException")
+        raise
+    metrics.RECORDER.signed_in(
+        operation, label, "challenge" if "ChallengeName" in done else "success"
+    )
+    return orjson.dumps(done)
+
+
 # -- the operations --------------------------------------------------------------------------
 class InitiateAuth:
     """InitiateAuth: USER_SRP_AUTH, USER_PASSWORD_AUTH, REFRESH_TOKEN_AUTH / REFRESH_TOKEN."""
@@ -70,12 +102,15 @@ class InitiateAuth:
         self.signin = signin
 
     async def __call__(self, body: dict[str, Any]) -> bytes:
+        return await _counted(self.name, body.get("AuthFlow"), self._answer(body))
+
+    async def _answer(self, body: dict[str, Any]) -> dict[str, Any]:
         values = validate(body, self.shape)
         params = _string_map(body, "AuthParameters")
         pool, client = await self.signin.client(values["ClientId"])
         await self.signin.quota(pool, "UserAuthentication")
         answer = await self.signin.initiate(pool, client, values["AuthFlow"], params, admin=False)
-        return orjson.dumps(answer)
+        return answer
 
 
 class GetTokensFromRefreshToken:
@@ -89,6 +124,9 @@ class GetTokensFromRefreshToken:
         self.signin = signin
 
     async def __call__(self, body: dict[str, Any]) -> bytes:
+        return await _counted(self.name, "REFRESH_TOKEN", self._answer(body))
+
+    async def _answer(self, body: dict[str, Any]) -> dict[str, Any]:
         values = validate(body, self.shape)
         _string_map(body, "ClientMetadata")  # passed to Lambda triggers, which are not run here
         pool, client = await self.signin.client(values["ClientId"])
@@ -96,7 +134,7 @@ class GetTokensFromRefreshToken:
         answer = await self.signin.get_tokens(
             pool, client, values["RefreshToken"], values["ClientSecret"], values["DeviceKey"]
         )
-        return orjson.dumps(answer)
+        return answer
 
 
 class RespondToAuthChallenge:
@@ -110,6 +148,9 @@ class RespondToAuthChallenge:
         self.signin = signin
 
     async def __call__(self, body: dict[str, Any]) -> bytes:
+        return await _counted(self.name, body.get("ChallengeName"), self._answer(body))
+
+    async def _answer(self, body: dict[str, Any]) -> dict[str, Any]:
         values = validate(body, self.shape)
         answers = _string_map(body, "ChallengeResponses")
         pool, client = await self.signin.client(values["ClientId"])
@@ -117,7 +158,7 @@ class RespondToAuthChallenge:
         await self.signin.challenge_quota(
             pool, name, session or answers.get("PASSWORD_CLAIM_SECRET_BLOCK")
         )
-        return orjson.dumps(await self.signin.respond(pool, client, name, session, answers))
+        return await self.signin.respond(pool, client, name, session, answers)
 
 
 class AdminInitiateAuth:
@@ -131,12 +172,15 @@ class AdminInitiateAuth:
         self.signin = signin
 
     async def __call__(self, body: dict[str, Any]) -> bytes:
+        return await _counted(self.name, body.get("AuthFlow"), self._answer(body))
+
+    async def _answer(self, body: dict[str, Any]) -> dict[str, Any]:
         values = validate(body, self.shape)
         params = _string_map(body, "AuthParameters")
         pool, client = await self.signin.client(values["ClientId"], values["UserPoolId"])
         await self.signin.quota(pool, "UserAuthentication")
         answer = await self.signin.initiate(pool, client, values["AuthFlow"], params, admin=True)
-        return orjson.dumps(answer)
+        return answer
 
 
 class AdminRespondToAuthChallenge:
@@ -149,6 +193,9 @@ class AdminRespondToAuthChallenge:
         self.signin = signin
 
     async def __call__(self, body: dict[str, Any]) -> bytes:
+        return await _counted(self.name, body.get("ChallengeName"), self._answer(body))
+
+    async def _answer(self, body: dict[str, Any]) -> dict[str, Any]:
         values = validate(body, self.shape)
         answers = _string_map(body, "ChallengeResponses")
         pool, client = await self.signin.client(values["ClientId"], values["UserPoolId"])
@@ -156,4 +203,4 @@ class AdminRespondToAuthChallenge:
         await self.signin.challenge_quota(
             pool, name, session or answers.get("PASSWORD_CLAIM_SECRET_BLOCK")
         )
-        return orjson.dumps(await self.signin.respond(pool, client, name, session, answers))
+        return await self.signin.respond(pool, client, name, session, answers)

@@ -119,7 +119,7 @@ class Steps:
             lua.TAKE_TOKEN, (pool_bucket(pool.id, category),), (rate, burst)
         )
         if not taken:
-            raise e.TooManyRequestsException(e.THROTTLED)
+            raise e.TooManyRequestsException(e.THROTTLED, quota="pool")
 
     def client_ip(self) -> str:
         request = netrules.CURRENT_REQUEST.get()
@@ -154,6 +154,8 @@ class Steps:
             ),
         )
         code = reply[0]
+        if code == b"THROTTLED":  # the user's sign-in bucket
+            raise e.TooManyRequestsException(e.THROTTLED, quota="signin")
         if code != b"OK":
             raise _READ_REFUSALS.get(code, e.NotAuthorizedException)(
                 _READ_MESSAGES.get(code, e.INCORRECT_PASSWORD)
@@ -270,7 +272,6 @@ _READ_REFUSALS: dict[bytes, type[e.CognitoError]] = {
     b"NO_SESSION": e.NotAuthorizedException,
     b"USED_SESSION": e.NotAuthorizedException,
     b"STALE_SESSION": e.NotAuthorizedException,
-    b"THROTTLED": e.TooManyRequestsException,
     b"DISABLED": e.NotAuthorizedException,
     b"LOCKED": e.NotAuthorizedException,
 }
@@ -282,7 +283,6 @@ _READ_MESSAGES: dict[bytes, str] = {
     # The password changed since the session began: it has ended, as an expired one has
     # (a captured message, which client libraries answer by starting the sign-in again).
     b"STALE_SESSION": SESSION_EXPIRED,
-    b"THROTTLED": e.THROTTLED,
     b"DISABLED": e.USER_DISABLED,
     b"LOCKED": e.PASSWORD_ATTEMPTS_EXCEEDED,
 }
