@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
+import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, Admin, boto_client
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -60,3 +64,20 @@ def documented(path: Path = DOC) -> dict[str, str]:
         if m and cells[1] in ("counter", "gauge", "histogram"):
             rows[m.group(1)] = cells[3].strip("`")
     return rows
+
+
+def server_get_device(cognito: Any, token: str, device: str) -> str:
+    try:
+        cognito.get_device(AccessToken=token, DeviceKey=device)
+        return "OK"
+    except cognito.exceptions.ClientError as exc:
+        return str(exc.response["Error"]["Code"])
+
+
+def exercise(base: str, admin: Admin) -> None:
+    """One of each kind of call, so every metric that only appears once counted shows."""
+    cognito = boto_client(base)
+    with pytest.raises(cognito.exceptions.ResourceNotFoundException):
+        cognito.initiate_auth(ClientId="nosuchclient", AuthFlow="USER_PASSWORD_AUTH")
+    _, device, token = admin.user_with_device(f"doc{os.getpid()}{time.monotonic_ns()}")
+    assert server_get_device(cognito, token, device) == "OK"

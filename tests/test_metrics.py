@@ -24,7 +24,15 @@ from service import metrics
 from service.settings import Settings
 from tests.auth_helpers import PASSWORD, default_client, user_with_password
 from tests.conftest import Admin, LiveServer, RedisServer, boto_client, make_settings
-from tests.metrics_helpers import documented, names, samples, scrape_text, value
+from tests.metrics_helpers import (
+    documented,
+    exercise,
+    names,
+    samples,
+    scrape_text,
+    server_get_device,
+    value,
+)
 from tests.test_server import ServeProcess, _is_worker
 
 SIGNIN = "cognito_signin_total"
@@ -111,14 +119,6 @@ def test_throttled_by_quota(live_factory: Any) -> None:
     assert _delta(before, after, "cognito_throttled_total", quota="user") == 3
     assert _delta(before, after, "cognito_throttled_total", quota="signin") == 2
     assert _delta(before, after, "cognito_throttled_total", quota="pool") == 0
-
-
-def server_get_device(cognito: Any, token: str, device: str) -> str:
-    try:
-        cognito.get_device(AccessToken=token, DeviceKey=device)
-        return "OK"
-    except cognito.exceptions.ClientError as exc:
-        return str(exc.response["Error"]["Code"])
 
 
 def test_pool_quota_refusals_are_labelled_pool(live_factory: Any) -> None:
@@ -258,15 +258,6 @@ def test_restarts_build_info_and_each_workers_process_metrics(serve_factory: Any
     assert server.stop() == 0
 
 
-def _exercise(base: str, admin: Admin) -> None:
-    """One of each kind of call, so every metric that only appears once counted shows."""
-    cognito = boto_client(base)
-    with pytest.raises(cognito.exceptions.ResourceNotFoundException):
-        cognito.initiate_auth(ClientId="nosuchclient", AuthFlow="USER_PASSWORD_AUTH")
-    _, device, token = admin.user_with_device(f"doc{os.getpid()}{time.monotonic_ns()}")
-    assert server_get_device(cognito, token, device) == "OK"
-
-
 def test_docs_list_exactly_the_metrics_exposed(serve_factory: Any, settings: Settings) -> None:
     doc = documented()
     assert doc, "docs/metrics.md has no table rows"
@@ -276,7 +267,7 @@ def test_docs_list_exactly_the_metrics_exposed(serve_factory: Any, settings: Set
         for workers, modes in ((1, {"any", "1"}), (2, {"any", ">1"})):
             server = serve_factory(workers=workers)
             base = f"http://127.0.0.1:{server.port}"
-            _exercise(base, helper)
+            exercise(base, helper)
             time.sleep(0.6)  # every worker has flushed
             exposed = names(scrape_text(base))
             want = {name for name, mode in doc.items() if mode in modes}
