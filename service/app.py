@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import orjson
 from aiohttp import web
 
-from . import connect, cors, embedded, lua, metrics, protocol, store
+from . import connect, cors, embedded, lua, metrics, protocol, store, tracing
 from .api import Api
 from .errors import ResourceNotFoundException, UnknownRouteException, pool_not_found
 from .ops import operations
@@ -30,7 +30,11 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     url = await asyncio.to_thread(embedded.redis_url, settings)
     admin = connect.admin_client(url, settings.redis_timeout_s)
-    pipe = connect.hot_pipe(url, settings)
+    pipe: connect.Transport = connect.hot_pipe(url, settings)
+    # Tracing off (the default): nothing is wrapped, nothing of OpenTelemetry imported.
+    tracer = tracing.tracer(settings)
+    if tracer is not None:
+        pipe = tracing.TracedPipe(pipe, tracer)
     await pipe.start()
     registry = PoolRegistry()
     await store.ensure_default_pool(admin, settings)
@@ -41,7 +45,11 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     app[REGISTRY] = registry
     credentials = settings.admin_credentials or await store.ensure_admin_credentials(admin)
     verifier = Verifier(credentials, settings.region)
-    app[API] = Api(settings, app[IDS], operations(settings, registry, pipe, admin), verifier)
+    served = operations(settings, registry, pipe, admin)
+    if tracer is None:
+        app[API] = Api(settings, app[IDS], served, verifier)
+    else:
+        app[API] = tracing.TracedApi(settings, app[IDS], served, verifier, tracer=tracer)
     tasks = [
         asyncio.create_task(registry.refresh_forever(admin, settings.pool_refresh_s)),
         asyncio.create_task(_flush_metrics_forever()),
@@ -55,6 +63,8 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     metrics.RECORDER.flush()
     await pipe.close()
     await admin.aclose()
+    if tracer is not None:
+        tracing.shutdown()
 
 
 async def _flush_metrics_forever() -> None:
