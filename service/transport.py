@@ -19,14 +19,14 @@ import contextlib
 import hashlib
 import logging
 import socket
-import ssl
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import hiredis
-from redis.asyncio.connection import SSLConnection, UnixDomainSocketConnection, parse_url
+from redis.asyncio.connection import UnixDomainSocketConnection, parse_url
 
+from . import redis_tls
 from .redis_errors import (
     NoScriptError,
     RedisOverloaded,
@@ -162,6 +162,8 @@ class RedisPipe:
 
     def __init__(self, url: str, timeout_s: float, max_inflight: int) -> None:
         self._params = parse_url(url)
+        # Made once: the same context as redis-py's for this URL (service/redis_tls.py).
+        self._ssl = redis_tls.context(self._params)
         self._timeout_s = timeout_s
         self._max_inflight = max_inflight
         self._proto: _Protocol | None = None
@@ -179,9 +181,11 @@ class RedisPipe:
         if cls is UnixDomainSocketConnection:
             await loop.create_unix_connection(lambda: proto, params["path"])
         else:
-            ctx = ssl.create_default_context() if cls is SSLConnection else None
             await loop.create_connection(
-                lambda: proto, params.get("host", "localhost"), params.get("port", 6379), ssl=ctx
+                lambda: proto,
+                params.get("host", "localhost"),
+                params.get("port", 6379),
+                ssl=self._ssl,
             )
         sock = proto.transport.get_extra_info("socket") if proto.transport else None
         if sock is not None and cls is not UnixDomainSocketConnection:
