@@ -31,15 +31,20 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     url = await asyncio.to_thread(embedded.redis_url, settings)
     admin = connect.admin_client(url, settings.redis_timeout_s)
     pipe = connect.hot_pipe(url, settings)
-    await pipe.start()
     registry = PoolRegistry()
-    await store.ensure_default_pool(admin, settings)
-    await registry.load(admin)
-    for script in lua.ALL:
-        await pipe.execute("SCRIPT", "LOAD", script.source)
+    try:
+        await pipe.start()
+        await store.ensure_default_pool(admin, settings)
+        await registry.load(admin)
+        for script in lua.ALL:
+            await pipe.execute("SCRIPT", "LOAD", script.source)
+        credentials = settings.admin_credentials or await store.ensure_admin_credentials(admin)
+    except BaseException:  # a failed start, or a stop signal during it: nothing left open
+        await pipe.close()
+        await admin.aclose()
+        raise
     app[PIPE] = pipe
     app[REGISTRY] = registry
-    credentials = settings.admin_credentials or await store.ensure_admin_credentials(admin)
     verifier = Verifier(credentials, settings.region)
     app[API] = Api(settings, app[IDS], operations(settings, registry, pipe, admin), verifier)
     tasks = [

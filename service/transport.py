@@ -10,6 +10,8 @@ Correctness before speed (the CVE-2023-28858/28859 class):
 - A timeout never abandons a reply on a live connection: when the oldest waiter is overdue the
   whole connection is closed and every waiter fails, and the next call reconnects.
 - The number of waiters is bounded; past it, calls fail at once instead of queueing.
+- No waiter is ever queued on a closed connection (one closed, it fails every waiter it holds
+  and every command sent to it later), so every wait ends within the timeout.
 """
 
 from __future__ import annotations
@@ -113,6 +115,13 @@ class _Protocol(asyncio.Protocol):
             self.transport.abort()
 
     def send(self, packed: bytes, fut: asyncio.Future[Any], deadline: float) -> None:
+        if self.closed:
+            # Closed between the caller's check and now (the server hung up just after the
+            # connect: a TLS client certificate refused, maxclients): no reply will ever come,
+            # and the sweeper watches only the current connection, so a waiter queued here would
+            # wait forever (seen: worker start hung, and SIGTERM with it).
+            fut.set_exception(RedisUnavailable("connection closed"))
+            return
         if not self._wbuf:
             self.loop.call_soon(self._flush)
         self._wbuf.append(packed)

@@ -105,6 +105,25 @@ def test_a_bad_tls_option_is_refused_when_the_pipe_is_made(tls_redis: TLSRedis) 
         RedisPipe(tls_redis.tls_url(query={"ssl_ca_certs": "/nonexistent/ca.pem"}), 1.0, 10)
 
 
+@pytest.mark.timeout(30)
+async def test_a_refused_client_certificate_fails_every_call_within_the_timeout(
+    mtls_redis: TLSRedis,
+) -> None:
+    """No client certificate: the server completes the handshake, then hangs up. Every call
+    fails within REDIS_TIMEOUT_S, the second as the first (it hung forever: the call waited on a
+    connection already closed, that the sweeper no longer watched)."""
+    pipe = RedisPipe(mtls_redis.tls_url(), 2.0, 100)
+    try:
+        for _ in range(5):
+            started = time.monotonic()
+            with pytest.raises(RedisUnavailable):
+                await asyncio.wait_for(pipe.execute("PING"), 10)
+            assert time.monotonic() - started < 2.5
+            await asyncio.sleep(0.15)  # past the fail-fast window: a real connect each time
+    finally:
+        await pipe.close()
+
+
 @pytest.fixture(scope="module")
 def mtls_cluster(certs: Certs) -> Iterator[TLSRedis]:
     """A one-node Redis Cluster on mutual TLS (the cluster bus too): every slot on that node."""
