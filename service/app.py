@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 import orjson
 from aiohttp import web
 
-from . import connect, cors, embedded, lua, metrics, protocol, store
+from . import connect, cors, embedded, eviction, keys, lua, metrics, protocol, store
 from .api import Api
 from .errors import ResourceNotFoundException, UnknownRouteException, pool_not_found
 from .ops import operations
-from .pools import PoolRegistry
+from .pools import POOLS_VERSION_SCRIPT, PoolRegistry
 from .settings import Settings
 from .sigv4 import Verifier
 from .transport import RedisOverloaded, RedisReplyError, RedisUnavailable
@@ -22,6 +22,7 @@ PIPE: web.AppKey[connect.Transport] = web.AppKey("pipe")
 REGISTRY = web.AppKey("registry", PoolRegistry)
 IDS = web.AppKey("ids", protocol.RequestIds)
 API = web.AppKey("api", Api)
+POLICY = web.AppKey("policy", eviction.PolicyCheck)
 
 _JSON = {"Content-Type": "application/json", **cors.HEADERS}
 
@@ -32,8 +33,11 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     admin = connect.admin_client(url, settings.redis_timeout_s)
     pipe = connect.hot_pipe(url, settings)
     registry = PoolRegistry()
+    policy = eviction.PolicyCheck()
     try:
         await pipe.start()
+        # Before anything is written: data put in a Redis that may evict it is data lost.
+        await policy.check(pipe.execute)
         await store.ensure_default_pool(admin, settings)
         await registry.load(admin)
         for script in lua.ALL:
@@ -45,6 +49,7 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
         raise
     app[PIPE] = pipe
     app[REGISTRY] = registry
+    app[POLICY] = policy
     verifier = Verifier(credentials, settings.region)
     app[API] = Api(settings, app[IDS], operations(settings, registry, pipe, admin), verifier)
     tasks = [
@@ -126,12 +131,30 @@ async def handle_healthz(request: web.Request) -> web.Response:
 async def handle_readyz(request: web.Request) -> web.Response:
     pipe = request.app[PIPE]
     try:
-        await pipe.execute("PING")
-        loaded = await pipe.execute("SCRIPT", "EXISTS", *(s.sha for s in lua.ALL))
+        # Sent together, so the hot pipe writes them in one go: one round trip, as PING alone.
+        _, loaded, pools_version, _ = await asyncio.gather(
+            pipe.execute("PING"),
+            pipe.execute("SCRIPT", "EXISTS", *(s.sha for s in lua.ALL)),
+            # The record that exists from the first start on (every pool change writes it):
+            # gone means Redis lost data (evicted, flushed, a replica promoted empty).
+            pipe.evalsha(POOLS_VERSION_SCRIPT, (keys.POOLS_VERSION,), ()),
+            request.app[POLICY].check(pipe.execute),
+        )
         if not all(loaded):
             for script in lua.ALL:
                 await pipe.execute("SCRIPT", "LOAD", script.source)
-    except (RedisUnavailable, RedisReplyError, RedisOverloaded) as exc:
+        if pools_version is None:
+            raise eviction.DataLostError(
+                f"the pools record ({keys.POOLS_VERSION}) is gone: Redis lost this service's "
+                "data (eviction, FLUSHALL, a failover to an empty replica?)"
+            )
+    except (
+        RedisUnavailable,
+        RedisReplyError,
+        RedisOverloaded,
+        eviction.EvictionPolicyError,
+        eviction.DataLostError,
+    ) as exc:
         body = orjson.dumps({"status": "unavailable", "redis": str(exc)})
         return web.Response(status=503, body=body, headers=_JSON)
     version = request.app[REGISTRY].version
