@@ -131,15 +131,13 @@ async def handle_healthz(request: web.Request) -> web.Response:
 async def handle_readyz(request: web.Request) -> web.Response:
     pipe = request.app[PIPE]
     try:
-        # Sent together, so the hot pipe writes them in one go: one round trip, as PING alone.
-        _, loaded, pools_version, _ = await asyncio.gather(
-            pipe.execute("PING"),
-            pipe.execute("SCRIPT", "EXISTS", *(s.sha for s in lua.ALL)),
-            # The record that exists from the first start on (every pool change writes it):
-            # gone means Redis lost data (evicted, flushed, a replica promoted empty).
-            pipe.evalsha(POOLS_VERSION_SCRIPT, (keys.POOLS_VERSION,), ()),
-            request.app[POLICY].check(pipe.execute),
-        )
+        # One after the other, not gathered: REDIS_MAX_INFLIGHT may be 1. SCRIPT EXISTS reaches
+        # every primary (it was PING's job); three round trips in all, every few seconds.
+        loaded = await pipe.execute("SCRIPT", "EXISTS", *(s.sha for s in lua.ALL))
+        # The record that exists from the first start on (every pool change writes it): gone
+        # means Redis lost data (evicted, flushed, a replica promoted empty).
+        pools_version = await pipe.evalsha(POOLS_VERSION_SCRIPT, (keys.POOLS_VERSION,), ())
+        await request.app[POLICY].check(pipe.execute)
         if not all(loaded):
             for script in lua.ALL:
                 await pipe.execute("SCRIPT", "LOAD", script.source)
