@@ -148,8 +148,10 @@ class Certs:
 class TLSRedis(RedisServer):
     """A redis-server with a plain port (for the test's own set-up) and a TLS port."""
 
-    def __init__(self, certs: Certs, auth_clients: bool, *extra: str) -> None:
-        self.tls_port = free_port()
+    def __init__(
+        self, certs: Certs, auth_clients: bool, *extra: str, tls_port: int | None = None
+    ) -> None:
+        self.tls_port = tls_port or free_port()
         super().__init__(
             None,
             "--tls-port",

@@ -5,6 +5,9 @@ same `rediss://` options as redis-py on the hot path and the admin client, singl
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -15,8 +18,10 @@ import pytest
 import redis
 
 from service import cluster, connect
+from service.crashloop import EXIT_CRASH_LOOP
 from service.transport import RedisPipe, RedisUnavailable
-from tests.conftest import Admin, LiveServer, boto_client, make_settings
+from tests.conftest import PROJECT, Admin, LiveServer, boto_client, free_port, make_settings
+from tests.redis_cluster import cluster_port
 from tests.redis_tls import Certs, TLSRedis
 
 
@@ -136,6 +141,8 @@ def mtls_cluster(certs: Certs) -> Iterator[TLSRedis]:
         "yes",
         "--cluster-config-file",
         "nodes.conf",
+        # With tls-cluster the bus listens on the TLS port + 10000: both must be free.
+        tls_port=cluster_port(),
     )
     server.start()
     plain = redis.Redis.from_url(server.url)
@@ -201,3 +208,32 @@ def test_cluster_node_urls_keep_the_tls_options(certs: Certs) -> None:
         assert kwargs["ssl_check_hostname"] is False
     finally:
         asyncio.run(admin.aclose())
+
+
+@pytest.mark.timeout(60)
+def test_serve_gives_up_on_a_refused_client_certificate_and_says_why(
+    mtls_redis: TLSRedis,
+) -> None:
+    """The issue's run: `serve` against a Redis requiring client certificates, given none. Every
+    start fails within REDIS_TIMEOUT_S and the crash-loop policy ends it with its reason (before:
+    the second start hung for good, and only SIGKILL stopped it)."""
+    env = {
+        **os.environ,
+        "REDIS_URL": mtls_redis.tls_url(),
+        "REDIS_TIMEOUT_S": "2",
+        "CRASH_LOOP_LIMIT": "3",
+        "DATA_DIR": tempfile.mkdtemp(prefix="cgd-serve-"),
+        "ADMIN_CREDENTIALS": "AKIDTLS:tls-secret",
+        "DEMO": "false",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "service", "serve", "--port", str(free_port()), "--workers", "1"],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=45,
+        check=False,
+    )
+    assert done.returncode == EXIT_CRASH_LOOP, done.stderr[-2000:]
+    assert "giving up" in done.stderr
