@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 import orjson
 from aiohttp import web
 
-from . import connect, cors, embedded, lua, metrics, protocol, store, tracing
+from . import connect, cors, embedded, eviction, keys, lua, metrics, protocol, store, tracing
 from .api import Api
 from .errors import ResourceNotFoundException, UnknownRouteException, pool_not_found
 from .ops import operations
-from .pools import PoolRegistry
+from .pools import POOLS_VERSION_SCRIPT, PoolRegistry
 from .settings import Settings
 from .sigv4 import Verifier
 from .transport import RedisOverloaded, RedisReplyError, RedisUnavailable
@@ -22,6 +22,7 @@ PIPE: web.AppKey[connect.Transport] = web.AppKey("pipe")
 REGISTRY = web.AppKey("registry", PoolRegistry)
 IDS = web.AppKey("ids", protocol.RequestIds)
 API = web.AppKey("api", Api)
+POLICY = web.AppKey("policy", eviction.PolicyCheck)
 
 _JSON = {"Content-Type": "application/json", **cors.HEADERS}
 
@@ -35,15 +36,24 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     tracer = tracing.tracer(settings)
     if tracer is not None:
         pipe = tracing.TracedPipe(pipe, tracer)
-    await pipe.start()
     registry = PoolRegistry()
-    await store.ensure_default_pool(admin, settings)
-    await registry.load(admin)
-    for script in lua.ALL:
-        await pipe.execute("SCRIPT", "LOAD", script.source)
+    policy = eviction.PolicyCheck()
+    try:
+        await pipe.start()
+        # Before anything is written: data put in a Redis that may evict it is data lost.
+        await policy.check(pipe.execute)
+        await store.ensure_default_pool(admin, settings)
+        await registry.load(admin)
+        for script in lua.ALL:
+            await pipe.execute("SCRIPT", "LOAD", script.source)
+        credentials = settings.admin_credentials or await store.ensure_admin_credentials(admin)
+    except BaseException:  # a failed start, or a stop signal during it: nothing left open
+        await pipe.close()
+        await admin.aclose()
+        raise
     app[PIPE] = pipe
     app[REGISTRY] = registry
-    credentials = settings.admin_credentials or await store.ensure_admin_credentials(admin)
+    app[POLICY] = policy
     verifier = Verifier(credentials, settings.region)
     served = operations(settings, registry, pipe, admin)
     if tracer is None:
@@ -131,12 +141,28 @@ async def handle_healthz(request: web.Request) -> web.Response:
 async def handle_readyz(request: web.Request) -> web.Response:
     pipe = request.app[PIPE]
     try:
-        await pipe.execute("PING")
+        # One after the other, not gathered: REDIS_MAX_INFLIGHT may be 1. SCRIPT EXISTS reaches
+        # every primary (it was PING's job); three round trips in all, every few seconds.
         loaded = await pipe.execute("SCRIPT", "EXISTS", *(s.sha for s in lua.ALL))
+        # The record that exists from the first start on (every pool change writes it): gone
+        # means Redis lost data (evicted, flushed, a replica promoted empty).
+        pools_version = await pipe.evalsha(POOLS_VERSION_SCRIPT, (keys.POOLS_VERSION,), ())
+        await request.app[POLICY].check(pipe.execute)
         if not all(loaded):
             for script in lua.ALL:
                 await pipe.execute("SCRIPT", "LOAD", script.source)
-    except (RedisUnavailable, RedisReplyError, RedisOverloaded) as exc:
+        if pools_version is None:
+            raise eviction.DataLostError(
+                f"the pools record ({keys.POOLS_VERSION}) is gone: Redis lost this service's "
+                "data (eviction, FLUSHALL, a failover to an empty replica?)"
+            )
+    except (
+        RedisUnavailable,
+        RedisReplyError,
+        RedisOverloaded,
+        eviction.EvictionPolicyError,
+        eviction.DataLostError,
+    ) as exc:
         body = orjson.dumps({"status": "unavailable", "redis": str(exc)})
         return web.Response(status=503, body=body, headers=_JSON)
     version = request.app[REGISTRY].version

@@ -18,10 +18,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
+from redis.asyncio.connection import parse_url
 from redis.crc import key_slot
 
+from . import redis_tls
 from .redis_errors import (
     AskError,
     ClusterDownError,
@@ -46,14 +48,24 @@ class ClusterURL:
     username: str | None
     password: str | None
     tls: bool
+    # The URL's query string, as given: the TLS options (ssl_ca_certs, ssl_certfile, ...) that
+    # every node's connection takes, as redis-py takes them (service/redis_tls.py).
+    query: str = ""
 
     def node_url(self, host: str, port: int) -> str:
         """A single-node URL for one member (the hot-path pipe connects to each this way)."""
         auth = ""
         if self.password is not None:
-            user = self.username or ""
-            auth = f"{user}:{self.password}@"
-        return f"{'rediss' if self.tls else 'redis'}://{auth}{host}:{port}/0"
+            user = quote(self.username or "", safe="")
+            auth = f"{user}:{quote(self.password, safe='')}@"
+        query = f"?{self.query}" if self.query else ""
+        return f"{'rediss' if self.tls else 'redis'}://{auth}{host}:{port}/0{query}"
+
+    def tls_options(self) -> dict[str, Any]:
+        """The URL's ssl_* options, parsed by redis-py, for its RedisCluster (admin work)."""
+        if not self.tls:
+            return {}
+        return redis_tls.tls_options(parse_url(self.node_url("localhost", 6379)))
 
 
 def is_cluster(url: str) -> bool:
@@ -61,8 +73,10 @@ def is_cluster(url: str) -> bool:
 
 
 def parse_cluster_url(url: str) -> ClusterURL:
-    """`redis+cluster://[user:pass@]h1:p1,h2:p2` (or `rediss+cluster://`): any of the nodes."""
+    """`redis+cluster://[user:pass@]h1:p1,h2:p2[/0][?ssl_ca_certs=...]` (or `rediss+cluster://`):
+    any of the nodes, and the TLS options every node's connection takes."""
     scheme, _, rest = url.partition("://")
+    rest, _, query = rest.partition("?")
     rest = rest.split("/", 1)[0]
     username = password = None
     if "@" in rest:
@@ -75,7 +89,7 @@ def parse_cluster_url(url: str) -> ClusterURL:
         if not host or not port.isdigit():
             raise ValueError(f"cluster node {item!r} is not host:port")
         nodes.append((host.strip("[]"), int(port)))
-    return ClusterURL(tuple(nodes), username, password, scheme.startswith("rediss"))
+    return ClusterURL(tuple(nodes), username, password, scheme.startswith("rediss"), query)
 
 
 class ClusterPipe:

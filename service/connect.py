@@ -1,7 +1,9 @@
 """From REDIS_URL to clients: redis-py for admin and topology, the lean pipe for the hot path.
 
 `redis://`, `rediss://`, `unix://` name one server. `redis+cluster://[user:pass@]h1:p1,h2:p2`
-(or `rediss+cluster://`) names a Redis Cluster by any of its nodes.
+(or `rediss+cluster://`) names a Redis Cluster by any of its nodes. A `rediss` URL's query
+string gives the TLS options redis-py takes (`ssl_ca_certs`, `ssl_certfile`, `ssl_keyfile`,
+`ssl_cert_reqs`, `ssl_check_hostname`, ...): the admin client and the hot pipe both honour them.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ def admin_client(url: str, timeout_s: float) -> Any:
             username=c.username,
             password=c.password,
             ssl=c.tls,
+            **c.tls_options(),
             socket_timeout=timeout_s,
             socket_connect_timeout=timeout_s,
         )

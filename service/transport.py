@@ -10,6 +10,8 @@ Correctness before speed (the CVE-2023-28858/28859 class):
 - A timeout never abandons a reply on a live connection: when the oldest waiter is overdue the
   whole connection is closed and every waiter fails, and the next call reconnects.
 - The number of waiters is bounded; past it, calls fail at once instead of queueing.
+- No waiter is ever queued on a closed connection (one closed, it fails every waiter it holds
+  and every command sent to it later), so every wait ends within the timeout.
 """
 
 from __future__ import annotations
@@ -19,14 +21,14 @@ import contextlib
 import hashlib
 import logging
 import socket
-import ssl
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import hiredis
-from redis.asyncio.connection import SSLConnection, UnixDomainSocketConnection, parse_url
+from redis.asyncio.connection import UnixDomainSocketConnection, parse_url
 
+from . import redis_tls
 from .redis_errors import (
     NoScriptError,
     RedisOverloaded,
@@ -114,6 +116,13 @@ class _Protocol(asyncio.Protocol):
             self.transport.abort()
 
     def send(self, packed: bytes, fut: asyncio.Future[Any], deadline: float) -> None:
+        if self.closed:
+            # Closed between the caller's check and now (the server hung up just after the
+            # connect: a TLS client certificate refused, maxclients): no reply will ever come,
+            # and the sweeper watches only the current connection, so a waiter queued here would
+            # wait forever (seen: worker start hung, and SIGTERM with it).
+            fut.set_exception(RedisUnavailable("connection closed"))
+            return
         if not self._wbuf:
             self.loop.call_soon(self._flush)
         self._wbuf.append(packed)
@@ -163,6 +172,8 @@ class RedisPipe:
 
     def __init__(self, url: str, timeout_s: float, max_inflight: int) -> None:
         self._params = parse_url(url)
+        # Made once: the same context as redis-py's for this URL (service/redis_tls.py).
+        self._ssl = redis_tls.context(self._params)
         self._timeout_s = timeout_s
         self._max_inflight = max_inflight
         self._proto: _Protocol | None = None
@@ -180,9 +191,11 @@ class RedisPipe:
         if cls is UnixDomainSocketConnection:
             await loop.create_unix_connection(lambda: proto, params["path"])
         else:
-            ctx = ssl.create_default_context() if cls is SSLConnection else None
             await loop.create_connection(
-                lambda: proto, params.get("host", "localhost"), params.get("port", 6379), ssl=ctx
+                lambda: proto,
+                params.get("host", "localhost"),
+                params.get("port", 6379),
+                ssl=self._ssl,
             )
         sock = proto.transport.get_extra_info("socket") if proto.transport else None
         if sock is not None and cls is not UnixDomainSocketConnection:

@@ -248,7 +248,9 @@ def sync_client(url: str) -> Any:
     if cluster.is_cluster(url):
         c = cluster.parse_cluster_url(url)
         nodes = [redis.cluster.ClusterNode(h, p) for h, p in c.nodes]
-        return redis.RedisCluster(startup_nodes=nodes, password=c.password)
+        return redis.RedisCluster(
+            startup_nodes=nodes, password=c.password, ssl=c.tls, **c.tls_options()
+        )
     return redis.Redis.from_url(url)
 
 
