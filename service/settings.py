@@ -287,8 +287,9 @@ class Settings:
         factory=dict,
         shown="*(unset: one pair made and kept in Redis)*",
         doc="the credentials that may sign admin calls (SigV4): comma-separated "
-        "`ACCESS_KEY_ID:SECRET_ACCESS_KEY` pairs; unset, `serve` makes one pair, stores it in "
-        "Redis and prints it as `export AWS_ACCESS_KEY_ID=… AWS_SECRET_ACCESS_KEY=…` lines",
+        "`ACCESS_KEY_ID:SECRET_ACCESS_KEY` pairs; unset, `serve` makes one pair and stores it in "
+        "Redis, and `python -m service admin-credentials` prints it (the banner shows the "
+        "secret only on a terminal or with `DEMO` on)",
     )
     default_pool_id: str = setting(
         "DEFAULT_POOL_ID",
@@ -394,13 +395,17 @@ class Settings:
         doc="on `serve`, create a demo user and device (once) and print a ready-to-paste call",
     )
     log_level: str = setting(
-        "LOG_LEVEL", _log_level, default="INFO", doc="log level; logs are JSON lines"
+        "LOG_LEVEL",
+        _log_level,
+        default="INFO",
+        doc="log level; logs are JSON lines, the banner too unless on a terminal",
     )
     access_log: bool = setting(
         "ACCESS_LOG",
         _bool,
         default=False,
-        doc="log every request (method, path, status, type, time, request id)",
+        doc="log every request (method, path, status, type, time in ms to the µs, request id, "
+        "the caller's `X-Request-Id`, and the client address `TRUSTED_PROXIES` gives)",
     )
     crash_loop_limit: int = setting(
         "CRASH_LOOP_LIMIT",
