@@ -52,6 +52,7 @@ class Answer(web.StreamResponse):
         *,
         request_id: str,
         error_type: str | None = None,
+        x_request_id: str | None = None,
     ) -> None:
         super().__init__(status=status, reason=_REASONS.get(status, "Unknown"))
         self._header_lines = header_lines  # "Name: value\r\n" each, Content-Length excluded
@@ -59,6 +60,7 @@ class Answer(web.StreamResponse):
         # What the access log reports, without parsing header_lines back.
         self.request_id = request_id
         self.error_type = error_type
+        self.x_request_id = x_request_id
 
     async def prepare(self, request: BaseRequest) -> AbstractStreamWriter | None:
         if self._eof_sent:

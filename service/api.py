@@ -23,7 +23,7 @@ from .errors import (
     UnknownOperationException,
     UnrecognizedClientException,
 )
-from .logs import REQUEST_ID
+from .logs import REQUEST_ID, X_REQUEST_ID, Throttle
 from .ops import Operation
 from .redis_errors import RedisTimeout
 from .settings import Settings
@@ -31,6 +31,10 @@ from .sigv4 import Verifier
 from .transport import RedisOverloaded, RedisReplyError, RedisUnavailable
 
 log = logging.getLogger("service")
+# Redis failures: one line a second per kind (RedisUnavailable, RedisReplyError) in each
+# worker, with the count held back, not one per failed request (an outage at 20,000 requests
+# a second is 20,000 lines a second).
+REDIS_FAILURES = Throttle(1.0)
 
 
 class Api:
@@ -52,13 +56,16 @@ class Api:
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
         request_id = self.ids.next()
+        x_request_id = request.headers.get(protocol.X_REQUEST_ID)
+        if x_request_id is not None:  # a proxy's; never an SDK's
+            x_request_id = protocol.echoed_id(x_request_id, request_id)
         started = time.perf_counter()
         recorder = metrics.RECORDER
         recorder.in_flight += 1
         error: CognitoError | None = None
         target = request.headers.get("X-Amz-Target")
         try:
-            response = protocol.ok(await self._dispatch(request, target), request_id)
+            response = protocol.ok(await self._dispatch(request, target), request_id, x_request_id)
         except CognitoError as exc:
             # Keeping the exception in a local would make a cycle (this frame -> exception ->
             # traceback -> this frame) that only the cyclic GC frees: under a flood of errors
@@ -68,16 +75,29 @@ class Api:
             recorder.redis_failed("overloaded")
             error = TooManyRequestsException("Rate exceeded", quota="overload")
         except (RedisUnavailable, RedisReplyError) as exc:
-            recorder.redis_failed(_redis_kind(exc))
-            log.error("redis failure: %s", exc, extra={REQUEST_ID: request_id})
+            kind = _redis_kind(exc)
+            recorder.redis_failed(kind)
+            held = REDIS_FAILURES.allow(kind)
+            if held is not None:
+                log.error(
+                    "redis failure: %s",
+                    exc,
+                    extra={
+                        REQUEST_ID: request_id,
+                        X_REQUEST_ID: x_request_id,
+                        "kind": kind,
+                        "suppressed": held,
+                    },
+                )
             error = InternalErrorException()
         except Exception:
-            log.exception("unexpected failure", extra={REQUEST_ID: request_id})
+            extra = {REQUEST_ID: request_id, X_REQUEST_ID: x_request_id}
+            log.exception("unexpected failure", extra=extra)
             error = InternalErrorException()
         finally:
             recorder.in_flight -= 1
         if error is not None:
-            response = protocol.error(error, request_id)
+            response = protocol.error(error, request_id, x_request_id)
             if isinstance(error, TooManyRequestsException):
                 recorder.throttled(error.quota)
             elif isinstance(error, RequestEntityTooLargeException):

@@ -90,7 +90,7 @@ async def handle_api(request: web.Request) -> web.StreamResponse:
 
 async def handle_preflight(request: web.Request) -> web.StreamResponse:
     """OPTIONS /: a browser's CORS preflight before POST / (see service/cors.py)."""
-    return protocol.preflight(request.app[IDS].next())
+    return protocol.preflight(*_ids(request))
 
 
 async def handle_jwks(request: web.Request) -> web.StreamResponse:
@@ -126,7 +126,11 @@ async def handle_openid(request: web.Request) -> web.StreamResponse:
 def _not_found(request: web.Request, pool_id: str) -> web.StreamResponse:
     exc = ResourceNotFoundException(pool_not_found(pool_id))
     exc.status = 404
-    return protocol.error(exc, request.app[IDS].next())
+    return protocol.error(exc, *_ids(request))
+
+
+def _ids(request: web.Request) -> tuple[str, str | None]:
+    return protocol.request_id(request.headers.get(protocol.X_REQUEST_ID), request.app[IDS])
 
 
 async def handle_metrics(request: web.Request) -> web.Response:
@@ -174,7 +178,7 @@ async def handle_unknown_route(request: web.Request) -> web.StreamResponse:
     exc = UnknownRouteException(
         f"No operation at {request.method} {request.path}: send POST / with X-Amz-Target."
     )
-    return protocol.error(exc, request.app[IDS].next())
+    return protocol.error(exc, *_ids(request))
 
 
 def create_app(settings: Settings) -> web.Application:

@@ -6,7 +6,7 @@ embedded Redis.
 
 # The parser and the dispatch live here; the commands live in one module a concept:
 # cli_admin (pool, user, revoke-token, device add), cli_tokens (token), cli_bulk (seed,
-# devices export / import) and cli_serve (serve, redis url).
+# devices export / import) and cli_serve (serve, admin-credentials, redis url).
 from __future__ import annotations
 
 import argparse
@@ -32,7 +32,7 @@ from .cli_admin import (
     user_update,
 )
 from .cli_bulk import devices_export, devices_import, seed
-from .cli_serve import redis_url, serve
+from .cli_serve import admin_credentials, redis_url, serve
 from .cli_tokens import mint_token, token
 from .settings import Settings, SettingsError
 
@@ -203,6 +203,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--create-users", action="store_true", help="create owners that do not exist")
     c.add_argument("--strict", action="store_true", help="stop at the first bad line")
     c.set_defaults(run=devices_import)
+
+    c = sub.add_parser(
+        "admin-credentials",
+        help="print the credentials admin calls (SigV4) take: ADMIN_CREDENTIALS, else the "
+        "pair kept in Redis (made if none is yet)",
+    )
+    c.add_argument("--format", choices=("env", "json"), default="env")
+    c.set_defaults(run=admin_credentials)
 
     rd = sub.add_parser("redis", help="the Redis in use").add_subparsers(
         dest="action", required=True

@@ -37,6 +37,31 @@ class RequestIds:
         return f"{self._prefix}{next(self._counter) & 0xFFFFFFFFFFFF:012x}"
 
 
+# A caller's X-Request-Id (a proxy's, such as nginx's 32 hex digits, or a UUID) is logged and
+# echoed only if it is short and made of token characters (RFC 9110's tchar, and `/`, `=`, `:`
+# and `@` of base64 and trace ids): it goes into a header and a log line as it came, so no
+# spaces, quotes, control bytes or anything that could forge a header or a log field.
+_REQUEST_ID_RE = re.compile(r"[A-Za-z0-9!#$%&'*+\-.^_`|~/=:@]{1,128}")
+
+
+# Looked up on every API request: about 60 ns when absent, as it is from every SDK (measured
+# on this machine's multidict 7; with the API's ~60 us a request, 0.1 %).
+X_REQUEST_ID = "X-Request-Id"
+
+
+def echoed_id(incoming: str, ours: str) -> str:
+    """What to echo as X-Request-Id: the caller's own when valid, else ours."""
+    return incoming if _REQUEST_ID_RE.fullmatch(incoming) else ours
+
+
+def request_id(incoming: str | None, ids: RequestIds) -> tuple[str, str | None]:
+    """This answer's x-amzn-RequestId (always ours, UUID-shaped as Cognito's) and what to echo
+    as X-Request-Id: the caller's own when valid, ours when it sent one that is not, and
+    nothing when it sent none (Cognito sends no X-Request-Id)."""
+    ours = ids.next()
+    return ours, None if incoming is None else echoed_id(incoming, ours)
+
+
 def parse_target(target: str | None) -> str:
     """The operation name from `X-Amz-Target`, or UnknownOperationException."""
     if not target or not target.startswith(TARGET_PREFIX):
@@ -86,18 +111,26 @@ _HEAD = (
 )
 
 
-def ok(payload: bytes, request_id: str) -> Answer:
+def _echo(x_request_id: str | None) -> bytes:
+    return b"" if x_request_id is None else b"X-Request-Id: " + x_request_id.encode() + b"\r\n"
+
+
+def ok(payload: bytes, request_id: str, x_request_id: str | None = None) -> Answer:
     """A 200 answer whose body is already-serialised JSON."""
-    return Answer(200, _HEAD + request_id.encode() + b"\r\n", payload, request_id=request_id)
+    lines = _HEAD + request_id.encode() + b"\r\n"
+    if x_request_id is not None:
+        lines += _echo(x_request_id)
+    return Answer(200, lines, payload, request_id=request_id, x_request_id=x_request_id)
 
 
-def preflight(request_id: str) -> Answer:
+def preflight(request_id: str, x_request_id: str | None = None) -> Answer:
     """The answer to a browser's CORS preflight, `OPTIONS /`: 200, no body (see service/cors.py)."""
     lines = cors.PREFLIGHT_LINES + b"x-amzn-RequestId: " + request_id.encode() + b"\r\n"
-    return Answer(200, lines, b"", request_id=request_id)
+    lines += _echo(x_request_id)
+    return Answer(200, lines, b"", request_id=request_id, x_request_id=x_request_id)
 
 
-def error(exc: CognitoError, request_id: str) -> Answer:
+def error(exc: CognitoError, request_id: str, x_request_id: str | None = None) -> Answer:
     """The JSON 1.1 error answer for `exc`, as Cognito shapes it."""
     try:
         body = orjson.dumps({"__type": exc.type_name, "message": exc.message})
@@ -112,5 +145,13 @@ def error(exc: CognitoError, request_id: str) -> Answer:
             f"x-amzn-ErrorType: {exc.type_name}:\r\n"
             f"x-amzn-ErrorMessage: {_header_safe(exc.message)}\r\n"
         ).encode()
+        + _echo(x_request_id)
     )
-    return Answer(exc.status, lines, body, request_id=request_id, error_type=exc.type_name)
+    return Answer(
+        exc.status,
+        lines,
+        body,
+        request_id=request_id,
+        error_type=exc.type_name,
+        x_request_id=x_request_id,
+    )

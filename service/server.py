@@ -24,7 +24,6 @@ from . import drain, embedded, logs, metrics
 from .app import create_app
 from .crashloop import EXIT_CRASH_LOOP, CrashLoop
 from .httpserver import make_runner
-from .logs import AccessLogger
 from .settings import Settings
 
 log = logging.getLogger("service.server")
@@ -61,7 +60,7 @@ async def _run_worker(settings: Settings, sock: socket.socket) -> None:
     if settings.access_log:
         access = {
             "access_log": logging.getLogger("service.access"),
-            "access_log_class": AccessLogger,
+            "access_log_class": logs.access_logger(settings.trusted_proxies),
         }
     runner = make_runner(app, handle_signals=False, shutdown_timeout=CUT_S, **access)
     # The start (Redis: the default pool, the pools, the scripts) raced against a stop signal:

@@ -143,6 +143,24 @@ def _credentials(raw: str) -> dict[str, str]:
     return pairs
 
 
+# A `password=` query parameter (redis-py takes one, as it takes `user:password@`).
+_PASSWORD_PARAM_RE = re.compile(r"([?&;]password=)[^&;#]*", re.IGNORECASE)
+
+
+def mask_url(url: str) -> str:
+    """`url` with its password hidden, for error messages (as ADMIN_CREDENTIALS is: "…").
+
+    The whole userinfo goes, user name included: a mistyped URL may hold the password where
+    the user name belongs (`redis://secret@host`), and the last `@` ends it (an unencoded `@`
+    or `/` in a password must not leave half of it shown)."""
+    at = url.rfind("@")
+    if at >= 0:
+        start = url.find("//")
+        start = start + 2 if 0 <= start < at else 0
+        url = url[:start] + "…" + url[at:]
+    return _PASSWORD_PARAM_RE.sub(r"\1…", url)
+
+
 _MISSING: Any = MISSING
 
 
@@ -269,8 +287,9 @@ class Settings:
         factory=dict,
         shown="*(unset: one pair made and kept in Redis)*",
         doc="the credentials that may sign admin calls (SigV4): comma-separated "
-        "`ACCESS_KEY_ID:SECRET_ACCESS_KEY` pairs; unset, `serve` makes one pair, stores it in "
-        "Redis and prints it as `export AWS_ACCESS_KEY_ID=… AWS_SECRET_ACCESS_KEY=…` lines",
+        "`ACCESS_KEY_ID:SECRET_ACCESS_KEY` pairs; unset, `serve` makes one pair and stores it in "
+        "Redis, and `python -m service admin-credentials` prints it (the banner shows the "
+        "secret only on a terminal or with `DEMO` on)",
     )
     default_pool_id: str = setting(
         "DEFAULT_POOL_ID",
@@ -376,13 +395,17 @@ class Settings:
         doc="on `serve`, create a demo user and device (once) and print a ready-to-paste call",
     )
     log_level: str = setting(
-        "LOG_LEVEL", _log_level, default="INFO", doc="log level; logs are JSON lines"
+        "LOG_LEVEL",
+        _log_level,
+        default="INFO",
+        doc="log level; logs are JSON lines, the banner too unless on a terminal",
     )
     access_log: bool = setting(
         "ACCESS_LOG",
         _bool,
         default=False,
-        doc="log every request (method, path, status, type, time, request id)",
+        doc="log every request (method, path, status, type, time in ms to the µs, request id, "
+        "the caller's `X-Request-Id`, and the client address `TRUSTED_PROXIES` gives)",
     )
     build_revision: str = setting(
         "BUILD_REVISION",
@@ -429,7 +452,7 @@ class Settings:
             try:
                 values[spec.name] = spec.cast(raw)
             except (ValueError, TypeError) as exc:
-                shown = "…" if spec.env == "ADMIN_CREDENTIALS" else repr(raw)
+                shown = "…" if spec.env == "ADMIN_CREDENTIALS" else repr(mask_url(raw))
                 raise SettingsError(f"{spec.env}={shown} is invalid: {exc}") from None
         settings = replace(cls(), **values)
         settings = replace(settings, **overrides)
@@ -441,14 +464,15 @@ class Settings:
         schemes = ("redis://", "rediss://", "unix://", "redis+cluster://", "rediss+cluster://")
         if self.redis_url and not self.redis_url.startswith(schemes):
             raise SettingsError(
-                f"REDIS_URL={self.redis_url!r} is invalid: expected one of {', '.join(schemes)}"
+                f"REDIS_URL={mask_url(self.redis_url)!r} is invalid: "
+                f"expected one of {', '.join(schemes)}"
             )
         for var, url in (
             ("ISSUER_BASE_URL", self.issuer_base_url),
             ("PUBLIC_BASE_URL", self.public_base_url),
         ):
             if url and not url.startswith(("http://", "https://")):
-                raise SettingsError(f"{var}={url!r} is invalid: expected an http(s) URL")
+                raise SettingsError(f"{var}={mask_url(url)!r} is invalid: expected an http(s) URL")
 
 
 def _declared(f: Field[Any]) -> Setting:

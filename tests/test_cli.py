@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -391,6 +392,29 @@ def test_token_ttl(live: LiveServer, main: Runner, admin: Admin) -> None:
     assert main("token", "nobody", ok=False).stderr == "error: User does not exist.\n"
 
 
+# -- admin-credentials ----------------------------------------------------------------------------
+def test_admin_credentials_prints_the_pair_serve_uses(
+    main: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = main("admin-credentials").stdout.splitlines()
+    exports = dict(item.split("=", 1) for item in lines[0].split()[1:])
+    assert lines[1] == "export AWS_DEFAULT_REGION=us-east-1"
+    key_id, secret = exports["AWS_ACCESS_KEY_ID"], exports["AWS_SECRET_ACCESS_KEY"]
+    assert re.fullmatch(r"AKIA[A-Z0-9]{16}", key_id) and len(secret) == 40
+    # The same pair again (kept in Redis), and as JSON.
+    assert json.loads(main("admin-credentials", "--format", "json").stdout) == {
+        "Credentials": [{"AccessKeyId": key_id, "SecretAccessKey": secret}],
+        "Region": "us-east-1",
+    }
+    # ADMIN_CREDENTIALS set: those, every pair in JSON, the first in env lines.
+    monkeypatch.setenv("ADMIN_CREDENTIALS", "KEYB:sb,KEYA:sa")
+    assert main("admin-credentials").stdout.splitlines()[0] == (
+        "export AWS_ACCESS_KEY_ID=KEYA AWS_SECRET_ACCESS_KEY=sa"
+    )
+    listed = json.loads(main("admin-credentials", "--format", "json").stdout)["Credentials"]
+    assert [c["AccessKeyId"] for c in listed] == ["KEYA", "KEYB"]
+
+
 # -- help ------------------------------------------------------------------------------------------
 COMMANDS = [
     ["serve"],
@@ -407,6 +431,7 @@ COMMANDS = [
     ["token"],
     ["redis", "url"],
     ["redis", "stop"],
+    ["admin-credentials"],
 ]
 
 

@@ -129,24 +129,24 @@ def serve_factory(settings: Settings, clean_redis: None) -> Iterator[Any]:
 
 def test_banner_is_a_working_aws_cli_line(serve_factory: Any) -> None:
     server = serve_factory()
-    assert server.banner[0].startswith(
-        f"serving Cognito GetDevice on http://127.0.0.1:{server.port}"
-    )
-    line = server.banner[2].strip()
+    # Not a terminal: every banner line is a JSON log line.
+    serving, try_it, sign_in = (orjson.loads(line) for line in server.banner)
+    assert serving["endpoint"] == f"http://127.0.0.1:{server.port}"
+    assert serving["msg"].startswith(f"serving Cognito GetDevice on {serving['endpoint']}")
+    line = try_it["command"]
     match = re.search(r"--device-key (\S+) --access-token (\S+)", line)
     assert line.startswith("aws cognito-idp get-device --endpoint-url") and match
+    assert sign_in["command"].startswith("aws cognito-idp initiate-auth")
     status, body = server.get_device(match.group(2), match.group(1))
     assert status == 200 and body["Device"]["DeviceKey"] == match.group(1)
-    # Then the admin credentials serve made (ADMIN_CREDENTIALS unset), ready to paste.
+    # Then the admin credentials serve made (ADMIN_CREDENTIALS unset), ready to paste (DEMO on).
     assert server.proc.stdout is not None
-    # (after the demo's sign-in lines)
-    seen = [server.proc.stdout.readline() for _ in range(3)]
-    while seen and not seen[0].startswith("admin calls (SigV4)"):
-        seen.pop(0)
-    assert seen, "no admin credentials in the banner"
-    exports = server.proc.stdout.readline().split()
+    admin = orjson.loads(server.proc.stdout.readline())
+    assert admin["msg"] == "admin calls (SigV4) take these credentials"
+    exports = admin["command"].split()
     assert exports[0] == "export"
-    env = dict(item.split("=", 1) for item in exports[1:])
+    env = dict(item.split("=", 1) for item in exports[1:] if "=" in item)
+    assert env["AWS_ACCESS_KEY_ID"] == admin["access_key_id"]
     import boto3
 
     idp = boto3.client(

@@ -73,6 +73,24 @@ def test_bad_values_name_the_variable(var: str, value: str) -> None:
     assert str(info.value).startswith(f"{var}=")
 
 
+@pytest.mark.parametrize(
+    ("var", "value", "shown"),
+    [
+        ("REDIS_URL", "http://:s3cr3t-pw@redis:6379/0", "http://…@redis:6379/0"),
+        ("REDIS_URL", "redis-cluster://admin:s3cr3t/pw@r:7000", "redis-cluster://…@r:7000"),
+        ("REDIS_URL", "s3cr3t-pw@redis:6379", "…@redis:6379"),
+        ("REDIS_URL", "tcp://redis?password=s3cr3t-pw&db=1", "tcp://redis?password=…&db=1"),
+        ("ISSUER_BASE_URL", "ftp://u:s3cr3t-pw@idp", "ftp://…@idp"),
+        ("PUBLIC_BASE_URL", "u:s3cr3t-pw@edge.example", "…@edge.example"),
+    ],
+)
+def test_bad_urls_are_named_without_their_password(var: str, value: str, shown: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({var: value})
+    assert "s3cr3t" not in str(info.value)
+    assert str(info.value).startswith(f"{var}={shown!r} is invalid")
+
+
 def test_cli_stops_with_one_line() -> None:
     env = {**os.environ, "USER_BURST": "lots"}
     proc = subprocess.run(

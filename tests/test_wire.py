@@ -159,6 +159,27 @@ def test_request_ids_are_unique_uuids_on_every_answer(live: LiveServer, admin: A
     assert all(a.headers["content-type"] == AMZ_JSON for a in answers)
 
 
+def test_a_callers_x_request_id_comes_back_and_x_amzn_requestid_stays_cognitos(
+    live: LiveServer, admin: Admin
+) -> None:
+    _, device, token = admin.user_with_device("erin")
+    # None sent (every SDK): none comes back, as from Cognito.
+    assert "x-request-id" not in get_device(live.url, token, device).headers
+    for sent in ("edge-4711", "0123456789abcdef0123456789abcdef", "Root=1-67891233-abc/x=y:z@q"):
+        for answer in (
+            get_device(live.url, token, device, headers={"X-Request-Id": sent}),  # 200
+            get_device(live.url, token, "bad", headers={"X-Request-Id": sent}),  # 400
+            call(live.url, method="GET", path="/nowhere", headers={"X-Request-Id": sent}),  # 404
+        ):
+            assert answer.headers["x-request-id"] == sent
+            assert is_uuid(answer.headers["x-amzn-requestid"])
+    # Not a short token (spaces, quotes, too long, control bytes): ours comes back instead.
+    for bad in ("two words", 'q"uote', "x" * 129, "tab\there", "é"):
+        answer = get_device(live.url, token, device, headers={"X-Request-Id": bad})
+        assert answer.headers["x-request-id"] == answer.headers["x-amzn-requestid"]
+        assert is_uuid(answer.headers["x-request-id"])
+
+
 # -- every error of the seed page, from a real condition --------------------------------------
 def test_forbidden_when_the_client_ip_is_denied(
     live_factory: Any,
