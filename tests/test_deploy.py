@@ -254,16 +254,42 @@ def _duration_s(value: str) -> float:
     return sum(float(n) * units[u] for n, u in re.findall(r"([\d.]+)(ms|s|m|h)", value))
 
 
+def _interpolate(value: Any, env: dict[str, str]) -> Any:
+    """Compose's `${NAME:-default}` and `${NAME:?error}`, with `env` as the environment."""
+    if isinstance(value, dict):
+        return {k: _interpolate(v, env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, env) for v in value]
+    if not isinstance(value, str):
+        return value
+
+    def one(match: re.Match[str]) -> str:
+        name, op, arg = match[1], match[2], match[3]
+        if env.get(name):
+            return env[name]
+        assert op == ":-", f"{name} is required: {arg}"
+        return arg
+
+    return re.sub(r"\$\{(\w+)(:[-?])([^}]*)\}", one, value)
+
+
 def test_compose_wires_redis_service_and_nginx() -> None:
-    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    raw = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    # ADMIN_CREDENTIALS has no default: compose refuses to start without it.
+    with pytest.raises(AssertionError, match="ADMIN_CREDENTIALS is required"):
+        _interpolate(raw, {})
+    compose = _interpolate(raw, {"ADMIN_CREDENTIALS": "ops:s3cret"})
     services = compose["services"]
     assert set(services) == {"redis", "service", "nginx"}
     for svc in services.values():
         assert svc["healthcheck"]["test"][0] == "CMD"
 
     redis = services["redis"]
-    assert "--appendonly" in redis["command"]
-    assert redis["command"][redis["command"].index("--appendonly") + 1] == "yes"
+    flags = dict(zip(redis["command"][1::2], redis["command"][2::2], strict=True))
+    assert flags["--appendonly"] == "yes"
+    # noeviction acts only under a maxmemory: without one Redis grows until it is killed.
+    assert flags["--maxmemory-policy"] == "noeviction"
+    assert re.fullmatch(r"[1-9]\d*(mb|gb)", flags["--maxmemory"]), flags
 
     app = services["service"]
     assert app["depends_on"]["redis"]["condition"] == "service_healthy"
@@ -272,6 +298,9 @@ def test_compose_wires_redis_service_and_nginx() -> None:
     )
     settings = Settings.from_env(app["environment"])
     assert settings.workers == 2 and settings.redis_url.startswith("redis://redis:")
+    assert settings.admin_credentials == {"ops": "s3cret"}
+    # The admin plane (the service's own port) is published on the host's loopback only.
+    assert app["ports"] == [f"127.0.0.1:{settings.port}:{settings.port}"]
     assert any("/healthz" in part for part in app["healthcheck"]["test"])
     assert _duration_s(app["stop_grace_period"]) >= settings.grace_s + 5
     (subnet,) = (
@@ -290,11 +319,15 @@ def test_compose_wires_redis_service_and_nginx() -> None:
         assert re.search(nginx_env["NGINX_ENVSUBST_FILTER"], placeholder[2:-1])
     assert nginx_env["NGINX_UPSTREAM"] == f"service:{settings.port}"
     listen = nginx_env["NGINX_LISTEN"]
-    assert f"${{NGINX_PUBLISH:-{listen}}}:{listen}" in nginx["ports"]
+    assert nginx["ports"] == [f"127.0.0.1:{listen}:{listen}"]  # loopback unless told otherwise
+    assert raw["services"]["nginx"]["ports"] == [f"${{NGINX_PUBLISH:-127.0.0.1:{listen}}}:{listen}"]
     # Images are overridable (local stand-ins, private registries), with the public defaults.
-    assert redis["image"] == "${REDIS_IMAGE:-redis:7.4-alpine}"
-    assert nginx["image"] == "${NGINX_IMAGE:-nginx:1.27-alpine}"
-    assert app["image"] == "${SERVICE_IMAGE:-cognito-device-api:local}"
+    assert raw["services"]["redis"]["image"] == "${REDIS_IMAGE:-redis:7.4-alpine}"
+    assert raw["services"]["nginx"]["image"] == "${NGINX_IMAGE:-nginx:1.27-alpine}"
+    assert raw["services"]["service"]["image"] == "${SERVICE_IMAGE:-cognito-device-api:local}"
+    # The example .env names every variable it mentions, with no working credential.
+    example = (DEPLOY / ".env.example").read_text()
+    assert re.search(r"^ADMIN_CREDENTIALS=$", example, re.M)
 
 
 def test_nginx_template_renders_the_same_with_envsubst() -> None:
