@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,27 @@ def test_dockerfile_final_stage_runs_the_server_as_pid_1_and_non_root() -> None:
     settings = Settings.from_env({k: v for k, v in env.items() if k in ENV_VARS.values()})
     # DATA_DIR exists and belongs to the user the server runs as.
     assert any(w == "RUN" and f"-o app -g app -m 0700 {settings.data_dir}" in a for w, a in final)
+
+
+def test_dockerfile_labels_the_image_and_can_pin_its_base_by_digest() -> None:
+    steps = _instructions(PROJECT / "Dockerfile")
+    starts = [i for i, (word, _) in enumerate(steps) if word == "FROM"]
+    # Both stages on one base, by digest when PYTHON_DIGEST is given.
+    base = "${PYTHON_IMAGE}${PYTHON_DIGEST:+@}${PYTHON_DIGEST}"
+    assert {steps[i][1].split(" AS ")[0] for i in starts} == {base}
+    final = steps[starts[-1] :]
+    args = dict(rest.partition("=")[::2] for word, rest in final if word == "ARG")
+    labels: dict[str, str] = {}
+    for word, rest in final:
+        if word == "LABEL":
+            labels.update(item.partition("=")[::2] for item in shlex.split(rest))
+    oci = "org.opencontainers.image."
+    assert labels[oci + "version"] == "${VERSION}" and labels[oci + "revision"] == "${REVISION}"
+    assert labels[oci + "base.name"] == "${PYTHON_IMAGE}"
+    assert labels[oci + "base.digest"] == "${PYTHON_DIGEST}"
+    with (PROJECT / "pyproject.toml").open("rb") as f:
+        assert args["VERSION"] == tomllib.load(f)["project"]["version"]
+    assert {"PYTHON_IMAGE", "PYTHON_DIGEST", "REVISION"} <= set(args)
 
 
 def _dockerignore() -> list[tuple[bool, re.Pattern[str]]]:
