@@ -1,7 +1,7 @@
 """AWS Signature Version 4, verified: what lets an admin call through.
 
 The canonicalisation is botocore's own (`botocore.auth.SigV4Auth`, the signer boto3 and the
-AWS CLI use), copied into service/sigv4_sign.py so that the image needs no botocore (32 MB);
+AWS CLI use), copied into service/sigv4_sign.py so that the image needs no botocore (31 MiB);
 tests/test_sigv4.py holds the copy equal to botocore's signer. This module hands it exactly the
 client's `SignedHeaders` and the raw query, and makes the checks a signer does not (credential
 scope, clock, payload hash).
