@@ -1,11 +1,10 @@
 """AWS Signature Version 4, verified: what lets an admin call through.
 
 The canonicalisation is botocore's own (`botocore.auth.SigV4Auth`, the signer boto3 and the
-AWS CLI use), so the server computes exactly what the reference client signs. It is imported
-once per worker, at start-up (about 90 ms; CLI commands never import it). botocore's signer
-picks the headers to sign from the request it is given, so this module hands it exactly the
-client's `SignedHeaders` and the raw query, and keeps the checks botocore does not make
-(credential scope, clock, payload hash) here.
+AWS CLI use), copied into service/sigv4_sign.py so that the image needs no botocore (31 MiB);
+tests/test_sigv4.py holds the copy equal to botocore's signer. This module hands it exactly the
+client's `SignedHeaders` and the raw query, and makes the checks a signer does not (credential
+scope, clock, payload hash).
 
 Payload: the body's SHA-256 is always computed from the body as the handler reads it (aiohttp has
 already removed any HTTP chunked framing and any Content-Encoding: a client that signed compressed
@@ -48,9 +47,10 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from . import errors as e
+from . import sigv4_sign
 
 SERVICE = "cognito-idp"
-ALGORITHM = "AWS4-HMAC-SHA256"
+ALGORITHM = sigv4_sign.ALGORITHM
 # AWS accepts a request signed at most this far from its own clock, either way.
 MAX_SKEW_S = 300
 MISMATCH = (
@@ -95,19 +95,6 @@ class Verifier:
     def __init__(self, credentials: Mapping[str, str], region: str) -> None:
         self.credentials = dict(credentials)
         self.region = region
-        from botocore.auth import SigV4Auth  # once per worker: see the module's docstring
-        from botocore.awsrequest import AWSRequest
-        from botocore.credentials import Credentials
-
-        class _Exact(SigV4Auth):  # type: ignore[misc]
-            """botocore's signer, signing exactly the headers the client named."""
-
-            def headers_to_sign(self, request: Any) -> Any:
-                return request.headers
-
-        self._signer_cls = _Exact
-        self._request_cls = AWSRequest
-        self._credentials_cls = Credentials
 
     def verify(
         self,
@@ -192,37 +179,23 @@ class Verifier:
             raise e.InvalidSignatureException(MISMATCH)
         for values in _header_readings(headers, names):
             try:
-                expected = self._signature(
-                    method, path, query, values, body, amz_date, region, access_key, secret
+                expected = sigv4_sign.signature(
+                    method=method,
+                    path=path,
+                    # The query as the client canonicalised it, not a raw-URL reading of it.
+                    canonical_query=canonical_query(query),
+                    signed=values,
+                    payload_sha256=body_sha,  # what X-Amz-Content-SHA256 says too, if sent
+                    amz_date=amz_date,
+                    region=region,
+                    service=SERVICE,
+                    secret=secret,
                 )
             except UnicodeEncodeError:  # header bytes that are no text in this reading
                 continue
             if hmac.compare_digest(expected.encode(), given.encode()):
                 return access_key
         raise e.InvalidSignatureException(MISMATCH)
-
-    def _signature(
-        self,
-        method: str,
-        path: str,
-        query: str,
-        signed: list[tuple[str, str]],
-        body: bytes,
-        amz_date: str,
-        region: str,
-        access_key: str,
-        secret: str,
-    ) -> str:
-        request = self._request_cls(method=method, url="http://signed" + path, data=body)
-        for name, value in signed:
-            request.headers[name] = value  # HTTPMessage: adds, keeping repeated headers
-        request.context["timestamp"] = amz_date
-        signer = self._signer_cls(self._credentials_cls(access_key, secret), SERVICE, region)
-        # The query as the client canonicalised it, not botocore's raw-URL reading of it.
-        signer.canonical_query_string = lambda _request: canonical_query(query)
-        canonical = signer.canonical_request(request)
-        string_to_sign = signer.string_to_sign(request, canonical)
-        return str(signer.signature(string_to_sign, request))
 
 
 def _header_readings(headers: Any, names: list[str]) -> list[list[tuple[str, str]]]:

@@ -188,7 +188,8 @@ def project_image(extras: str = "") -> str:
     )
     tag = f"localhost/cognito-device-api:{extras or 'service'}-{key}"
     if not image_exists(tag):
-        build(tag, PROJECT, {"PYTHON_IMAGE": base, "EXTRAS": extras})
+        # REVISION: the content key stands in for a commit (the tree may not be committed).
+        build(tag, PROJECT, {"PYTHON_IMAGE": base, "EXTRAS": extras, "REVISION": key})
     return tag
 
 

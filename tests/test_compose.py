@@ -22,12 +22,17 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import boto3
+import botocore.config
 import pytest
+from botocore.exceptions import ClientError
 
 from tests import container_images as images
 from tests.conftest import PROJECT, boto_client, free_port
@@ -95,6 +100,8 @@ class Stack:
     def __init__(self, service_image: str, workdir: Path) -> None:
         self.project = f"cgd{uuid.uuid4().hex[:8]}"
         self.port = free_port()
+        self.admin_port = free_port()
+        self.admin_key, self.admin_secret = "composeops", uuid.uuid4().hex
         conf = workdir / "containers.conf"
         hard = images._nofile_hard()
         conf.write_text(
@@ -107,6 +114,8 @@ class Stack:
             "CONTAINERS_CONF": str(conf),
             "SERVICE_IMAGE": service_image,
             "NGINX_PUBLISH": f"127.0.0.1:{self.port}",
+            "ADMIN_PUBLISH": f"127.0.0.1:{self.admin_port}",
+            "ADMIN_CREDENTIALS": f"{self.admin_key}:{self.admin_secret}",
             **_standins(),
         }
         compose = shutil.which("podman-compose", path=str(Path(sys.executable).parent))
@@ -168,9 +177,11 @@ def test_compose_stack_answers_get_device_through_nginx(stack: Stack) -> None:
     result = stack.up()
     assert result.returncode == 0, result.stdout + result.stderr
     url = f"http://127.0.0.1:{stack.port}"
+    admin_url = f"http://127.0.0.1:{stack.admin_port}"
     while True:
         try:
-            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as resp:
+            # /readyz is the operators' (the admin port); the edge does not serve it.
+            with urllib.request.urlopen(f"{admin_url}/readyz", timeout=2) as resp:
                 if resp.status == 200:
                     break
         except OSError:
@@ -192,3 +203,29 @@ def test_compose_stack_answers_get_device_through_nginx(stack: Stack) -> None:
     assert answer["Device"]["DeviceKey"] == device
     # nginx answered: its request id header is on every answer.
     assert "x-request-id" in answer["ResponseMetadata"]["HTTPHeaders"]
+
+    # The admin plane: with the pair compose was given, at the admin port; refused at the edge.
+    def signed(endpoint: str) -> Any:
+        return boto3.client(
+            "cognito-idp",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=stack.admin_key,
+            aws_secret_access_key=stack.admin_secret,
+            config=botocore.config.Config(retries={"total_max_attempts": 1}),
+        )
+
+    inside, edge = signed(admin_url), signed(url)
+    assert inside.list_user_pools(MaxResults=10)["UserPools"]
+    with pytest.raises(ClientError) as info:
+        edge.list_user_pools(MaxResults=10)
+    assert info.value.response["Error"]["Code"] == "AccessDeniedException"
+    inside.close()
+    edge.close()
+    with pytest.raises(urllib.error.HTTPError) as hidden:
+        urllib.request.urlopen(f"{url}/readyz", timeout=5)
+    assert hidden.value.code == 404
+    # Redis runs under a memory cap, so that noeviction refuses writes rather than grow.
+    redis = stack.container("redis")
+    maxmemory = images.run("exec", redis, "redis-cli", "config", "get", "maxmemory").stdout
+    assert int(maxmemory.split()[1]) == 256 * 1024 * 1024

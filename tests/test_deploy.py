@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,8 @@ from tests.noskip import unavailable
 DEPLOY = PROJECT / "deploy"
 K8S = DEPLOY / "k8s"
 MANIFESTS = sorted(p for p in K8S.glob("*.yaml") if p.name != "kustomization.yaml")
+# Shown to operators, never applied (secret.example.yaml: the Secret is theirs to create).
+EXAMPLES = [p for p in MANIFESTS if p.name.endswith(".example.yaml")]
 PLACEHOLDERS = ("${NGINX_LISTEN}", "${NGINX_UPSTREAM}")
 TARGET = "AWSCognitoIdentityProviderService.GetDevice"
 AMZ_JSON = "application/x-amz-json-1.1"
@@ -116,6 +119,27 @@ def test_dockerfile_final_stage_runs_the_server_as_pid_1_and_non_root() -> None:
     assert any(w == "RUN" and f"-o app -g app -m 0700 {settings.data_dir}" in a for w, a in final)
 
 
+def test_dockerfile_labels_the_image_and_can_pin_its_base_by_digest() -> None:
+    steps = _instructions(PROJECT / "Dockerfile")
+    starts = [i for i, (word, _) in enumerate(steps) if word == "FROM"]
+    # Both stages on one base, by digest when PYTHON_DIGEST is given.
+    base = "${PYTHON_IMAGE}${PYTHON_DIGEST:+@}${PYTHON_DIGEST}"
+    assert {steps[i][1].split(" AS ")[0] for i in starts} == {base}
+    final = steps[starts[-1] :]
+    args = dict(rest.partition("=")[::2] for word, rest in final if word == "ARG")
+    labels: dict[str, str] = {}
+    for word, rest in final:
+        if word == "LABEL":
+            labels.update(item.partition("=")[::2] for item in shlex.split(rest))
+    oci = "org.opencontainers.image."
+    assert labels[oci + "version"] == "${VERSION}" and labels[oci + "revision"] == "${REVISION}"
+    assert labels[oci + "base.name"] == "${PYTHON_IMAGE}"
+    assert labels[oci + "base.digest"] == "${PYTHON_DIGEST}"
+    with (PROJECT / "pyproject.toml").open("rb") as f:
+        assert args["VERSION"] == tomllib.load(f)["project"]["version"]
+    assert {"PYTHON_IMAGE", "PYTHON_DIGEST", "REVISION"} <= set(args)
+
+
 def _dockerignore() -> list[tuple[bool, re.Pattern[str]]]:
     """(is an exception, pattern) in file order, Docker's `*`, `**/`, `?` and `!` syntax."""
     rules = []
@@ -186,8 +210,8 @@ def test_k8s_manifest_is_valid(path: Path) -> None:
 
 def test_kustomization_lists_every_manifest() -> None:
     (kustomization,) = _docs(K8S / "kustomization.yaml")
-    assert sorted(kustomization["resources"]) == [p.name for p in MANIFESTS]
-    assert len(MANIFESTS) >= 6
+    assert sorted(kustomization["resources"]) == [p.name for p in MANIFESTS if p not in EXAMPLES]
+    assert len(MANIFESTS) >= 7 and EXAMPLES
 
 
 def _k8s(kind: str) -> dict[str, Any]:
@@ -203,6 +227,8 @@ def test_k8s_settings_probes_and_grace_agree_with_the_service() -> None:
     config, secret = _k8s("ConfigMap"), _k8s("Secret")
     env = {**config["data"], **secret["stringData"]}
     assert set(env) <= set(ENV_VARS.values()), set(env) - set(ENV_VARS.values())
+    # The Secret's values are the operator's (the example's placeholders are refused): valid ones.
+    env.update(REDIS_URL="rediss://u:p@redis:6380/0", ADMIN_CREDENTIALS="ops:x")
     settings = Settings.from_env(env)  # every value valid, as the pod will read it
     assert settings.host == "0.0.0.0" and settings.redis_url
 
@@ -250,16 +276,42 @@ def _duration_s(value: str) -> float:
     return sum(float(n) * units[u] for n, u in re.findall(r"([\d.]+)(ms|s|m|h)", value))
 
 
+def _interpolate(value: Any, env: dict[str, str]) -> Any:
+    """Compose's `${NAME:-default}` and `${NAME:?error}`, with `env` as the environment."""
+    if isinstance(value, dict):
+        return {k: _interpolate(v, env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, env) for v in value]
+    if not isinstance(value, str):
+        return value
+
+    def one(match: re.Match[str]) -> str:
+        name, op, arg = match[1], match[2], match[3]
+        if env.get(name):
+            return env[name]
+        assert op == ":-", f"{name} is required: {arg}"
+        return arg
+
+    return re.sub(r"\$\{(\w+)(:[-?])([^}]*)\}", one, value)
+
+
 def test_compose_wires_redis_service_and_nginx() -> None:
-    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    raw = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    # ADMIN_CREDENTIALS has no default: compose refuses to start without it.
+    with pytest.raises(AssertionError, match="ADMIN_CREDENTIALS is required"):
+        _interpolate(raw, {})
+    compose = _interpolate(raw, {"ADMIN_CREDENTIALS": "ops:s3cret"})
     services = compose["services"]
     assert set(services) == {"redis", "service", "nginx"}
     for svc in services.values():
         assert svc["healthcheck"]["test"][0] == "CMD"
 
     redis = services["redis"]
-    assert "--appendonly" in redis["command"]
-    assert redis["command"][redis["command"].index("--appendonly") + 1] == "yes"
+    flags = dict(zip(redis["command"][1::2], redis["command"][2::2], strict=True))
+    assert flags["--appendonly"] == "yes"
+    # noeviction acts only under a maxmemory: without one Redis grows until it is killed.
+    assert flags["--maxmemory-policy"] == "noeviction"
+    assert re.fullmatch(r"[1-9]\d*(mb|gb)", flags["--maxmemory"]), flags
 
     app = services["service"]
     assert app["depends_on"]["redis"]["condition"] == "service_healthy"
@@ -268,6 +320,9 @@ def test_compose_wires_redis_service_and_nginx() -> None:
     )
     settings = Settings.from_env(app["environment"])
     assert settings.workers == 2 and settings.redis_url.startswith("redis://redis:")
+    assert settings.admin_credentials == {"ops": "s3cret"}
+    # The admin plane (the service's own port) is published on the host's loopback only.
+    assert app["ports"] == [f"127.0.0.1:{settings.port}:{settings.port}"]
     assert any("/healthz" in part for part in app["healthcheck"]["test"])
     assert _duration_s(app["stop_grace_period"]) >= settings.grace_s + 5
     (subnet,) = (
@@ -286,11 +341,15 @@ def test_compose_wires_redis_service_and_nginx() -> None:
         assert re.search(nginx_env["NGINX_ENVSUBST_FILTER"], placeholder[2:-1])
     assert nginx_env["NGINX_UPSTREAM"] == f"service:{settings.port}"
     listen = nginx_env["NGINX_LISTEN"]
-    assert f"${{NGINX_PUBLISH:-{listen}}}:{listen}" in nginx["ports"]
+    assert nginx["ports"] == [f"127.0.0.1:{listen}:{listen}"]  # loopback unless told otherwise
+    assert raw["services"]["nginx"]["ports"] == [f"${{NGINX_PUBLISH:-127.0.0.1:{listen}}}:{listen}"]
     # Images are overridable (local stand-ins, private registries), with the public defaults.
-    assert redis["image"] == "${REDIS_IMAGE:-redis:7.4-alpine}"
-    assert nginx["image"] == "${NGINX_IMAGE:-nginx:1.27-alpine}"
-    assert app["image"] == "${SERVICE_IMAGE:-cognito-device-api:local}"
+    assert raw["services"]["redis"]["image"] == "${REDIS_IMAGE:-redis:7.4-alpine}"
+    assert raw["services"]["nginx"]["image"] == "${NGINX_IMAGE:-nginx:1.27-alpine}"
+    assert raw["services"]["service"]["image"] == "${SERVICE_IMAGE:-cognito-device-api:local}"
+    # The example .env names every variable it mentions, with no working credential.
+    example = (DEPLOY / ".env.example").read_text()
+    assert re.search(r"^ADMIN_CREDENTIALS=$", example, re.M)
 
 
 def test_nginx_template_renders_the_same_with_envsubst() -> None:

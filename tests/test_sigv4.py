@@ -5,6 +5,7 @@ with AWS's own errors, on every signed operation."""
 from __future__ import annotations
 
 import datetime
+import hashlib
 import http.client
 import json
 import os
@@ -17,7 +18,10 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from service import sigv4_sign
 from service.catalog import SIGNED_OPERATIONS, UNSIGNED_OPERATIONS
 from service.sigv4 import MISMATCH, canonical_query
 from tests.conftest import PROJECT, LiveServer, boto_client
@@ -291,3 +295,59 @@ def test_js_sdk_v3_signed_calls(live: LiveServer) -> None:
         "InvalidSignatureException: Credential should be scoped to a valid region, "
         "not 'eu-west-1'. "
     )
+
+
+class _Exact(SigV4Auth):  # type: ignore[misc]
+    """botocore's signer, signing exactly the headers given (as the service once ran it)."""
+
+    def headers_to_sign(self, request: Any) -> Any:
+        return request.headers
+
+
+_TEXT = st.text(st.characters(codec="latin-1", exclude_characters="\r\n"), max_size=12)
+_PATH = st.lists(
+    st.sampled_from(["", ".", "..", "a b", "x~y", "%2F", "é", "ü/", "?q", "#f", "//"]), max_size=5
+).map(lambda parts: "/" + "/".join(parts))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    method=st.sampled_from(["POST", "GET", "post"]),
+    path=_PATH,
+    query=st.sampled_from(["", "a=1&b=%20", "z&a=%7E"]),
+    headers=st.lists(
+        st.tuples(st.sampled_from(["host", "x-amz-target", "x-amz-date", "x-b"]), _TEXT),
+        min_size=1,
+        max_size=6,
+    ),
+    body=st.binary(max_size=40),
+    secret=st.text(st.characters(codec="ascii", categories=["L", "N"]), min_size=1, max_size=8),
+)
+def test_the_vendored_signer_is_botocores(
+    method: str, path: str, query: str, headers: list[tuple[str, str]], body: bytes, secret: str
+) -> None:
+    """service/sigv4_sign.py against botocore's SigV4Auth, which it was copied from: whatever
+    the path (dot segments, double slashes, escapes), header values (runs of whitespace,
+    Latin-1, repeats) and body, the same signature."""
+    amz_date = "20261208T010203Z"
+    request = AWSRequest(method=method, url="http://signed" + path, data=body)
+    for name, value in headers:
+        request.headers[name] = value
+    request.context["timestamp"] = amz_date
+    signer = _Exact(Credentials("AKID", secret), "cognito-idp", "us-east-1")
+    signer.canonical_query_string = lambda _request: canonical_query(query)
+    expected = signer.signature(
+        signer.string_to_sign(request, signer.canonical_request(request)), request
+    )
+    got = sigv4_sign.signature(
+        method=method,
+        path=path,
+        canonical_query=canonical_query(query),
+        signed=headers,
+        payload_sha256=hashlib.sha256(body).hexdigest(),
+        amz_date=amz_date,
+        region="us-east-1",
+        service="cognito-idp",
+        secret=secret,
+    )
+    assert got == expected
