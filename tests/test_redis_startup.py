@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 
+import orjson
 import pytest
 
 from tests.conftest import PROJECT, RedisServer, free_port
@@ -53,7 +54,8 @@ def test_sigterm_ends_serve_while_a_worker_waits_on_redis(paused_redis: RedisSer
     )
     try:
         assert proc.stdout is not None
-        assert proc.stdout.readline().startswith("serving")  # the worker is starting now
+        # The banner (a JSON line off a terminal): the worker is starting now.
+        assert orjson.loads(proc.stdout.readline())["msg"].startswith("serving")
         time.sleep(1.5)  # well into the start's first Redis call
         assert proc.poll() is None
         started = time.monotonic()
