@@ -31,7 +31,7 @@ from .sigv4 import Verifier
 from .transport import RedisOverloaded, RedisReplyError, RedisUnavailable
 
 log = logging.getLogger("service")
-# Redis failures: one line a second per kind (RedisUnavailable, RedisReplyError) in each
+# Redis failures: one line a second per kind (unavailable, timeout, reply) in each
 # worker, with the count held back, not one per failed request (an outage at 20,000 requests
 # a second is 20,000 lines a second).
 REDIS_FAILURES = Throttle(1.0)
