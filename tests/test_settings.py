@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
 import subprocess
 import sys
 
 import pytest
 
-from service.settings import ENV_VARS, SPEC, Setting, Settings, SettingsError
+from service.settings import ENV_VARS, Settings, SettingsError
 from tests.conftest import PROJECT
 
 
@@ -107,69 +106,4 @@ def test_cli_stops_with_one_line() -> None:
     ]
 
 
-# README.md's settings table: | `VAR` | default | meaning |
-_ROW = re.compile(r"^\| `(?P<env>[A-Z0-9_]+)` \| (?P<default>.+?) \| (?P<doc>.*) \|$", re.M)
-
-
-def _readme_rows() -> dict[str, tuple[str, str]]:
-    text = (PROJECT / "README.md").read_text()
-    section = text[text.index("\n## Settings\n") :]
-    section = section[: section.index("\n## ", 1)]
-    return {m["env"]: (m["default"], m["doc"]) for m in _ROW.finditer(section)}
-
-
-def _shown(spec: Setting, value: object) -> str:
-    """The default as the README's table gives it."""
-    if spec.shown:
-        return spec.shown
-    if isinstance(value, bool):
-        return f"`{str(value).lower()}`"
-    if isinstance(value, float):
-        return f"`{value:g}`"
-    if value == ():
-        return "*(empty)*"
-    return f"`{value}`"
-
-
-def _same_default(spec: Setting, value: object, cell: str) -> bool:
-    """The cell names the default: as shown, or a literal the setting reads as the default
-    (`1.0` and `1` are both 1.0)."""
-    if cell == _shown(spec, value):
-        return True
-    literal = re.fullmatch(r"`([^`]*)`", cell)
-    if spec.shown or literal is None:
-        return False
-    try:
-        return bool(spec.cast(literal[1]) == value)
-    except ValueError:
-        return False
-
-
-def test_readme_lists_every_setting_with_its_default_and_meaning() -> None:
-    rows = _readme_rows()
-    defaults = Settings()
-    problems = []
-    for spec in SPEC:
-        value = getattr(defaults, spec.name)
-        row = f"| `{spec.env}` | {_shown(spec, value)} | {spec.doc} |"
-        if spec.env not in rows:
-            problems.append(f"README.md's settings table has no row for {spec.env}; add:\n{row}")
-            continue
-        default, doc = rows[spec.env]
-        if not _same_default(spec, value, default):
-            problems.append(
-                f"README.md gives {spec.env}'s default as {default}, the code as "
-                f"{_shown(spec, value)}; the row should be:\n{row}"
-            )
-        if doc != spec.doc:
-            problems.append(
-                f"README.md's meaning of {spec.env} differs from its doc in "
-                f"service/settings.py; the row should be:\n{row}"
-            )
-    declared = {spec.env for spec in SPEC}
-    problems += [
-        f"README.md's settings table has a row for {env}, which is not a setting"
-        for env in rows
-        if env not in declared
-    ]
-    assert not problems, "\n".join(problems)
+# The settings table (docs/settings.md) is checked against SPEC in tests/test_docs.py.
