@@ -1,7 +1,7 @@
 """The deliberate bugs `scripts/mutate` puts into the service, one at a time: each a security
 check broken the way a careless edit would break it, with the tests that must catch it.
 
-Every later security check adds its mutant here (README, "Tests that bite"). An entry's
+Every later security check adds its mutant here (docs/development.md, "Tests that bite"). An entry's
 `original` must occur exactly once in its file: when the code it names changes, the run fails
 ("no longer applies") until the entry is brought up to date, so the list cannot rot silently.
 `guards` are pytest node ids (a test function selects all its parameters); `k` narrows them with

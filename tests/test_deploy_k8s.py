@@ -26,7 +26,7 @@ from tests.test_deploy import K8S, _docs, _kube_versions
 
 NAMESPACE = "cognito"
 DIGEST = "sha256:" + "0" * 64
-# README, performance: one worker's warm GetDevice rate and the Redis ceiling for its script.
+# docs/performance.md: one worker's warm GetDevice rate and the Redis ceiling for its script.
 WORKER_RATE_PER_S = 17_580
 REDIS_CEILING_PER_S = 30_000
 

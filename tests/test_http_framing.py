@@ -492,7 +492,7 @@ def test_slow_requests_within_the_limits_are_answered(live_factory: Any) -> None
 def test_a_malformed_request_after_a_valid_one(wire: Wire, ok_body: tuple[bytes, str]) -> None:
     # In a later segment: the valid request is answered, then the malformed one, then the
     # connection closes. (In the same segment, aiohttp's parser drops what it parsed before the
-    # error: the README's known limits.)
+    # error: docs/errors.md's known limits.)
     body, device = ok_body
     wire.send(request(body))
     status, _, payload = wire.answer()

@@ -206,7 +206,7 @@ def test_a_disabled_user_is_refused_by_a_burst_on_both_workers(live_factory: Fac
 
     cognito.admin_disable_user(UserPoolId=pool_id, Username="user0")
 
-    # AdminDisableUser also revokes the user's tokens (see the README's error table).
+    # AdminDisableUser also revokes the user's tokens (see docs/errors.md's table).
     calls = [list_devices(a.url, access), list_devices(b.url, access)] * (BURST // 2)
     revoked = (400, "NotAuthorizedException", "Access Token has been revoked")
     assert {error(answer) for answer in burst(calls)} == {revoked}

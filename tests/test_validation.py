@@ -228,7 +228,7 @@ def test_constraints_match_the_botocore_model() -> None:
 
 
 def test_the_model_still_says_what_the_reference_says() -> None:
-    # If these change, REFERENCE.md and the README need a look too.
+    # If these change, REFERENCE.md and docs/errors.md need a look too.
     model = _model()
     shapes = model["shapes"]
     assert model["metadata"]["targetPrefix"] == "AWSCognitoIdentityProviderService"
