@@ -242,7 +242,7 @@ class Settings:
     )
     port: int = setting("PORT", _port, default=9229, doc="listen port")
     workers: int = setting(
-        "WORKERS", _positive_int, default=1, doc="worker processes sharing the port (SO_REUSEPORT)"
+        "WORKERS", _positive_int, default=1, doc="worker processes sharing one listening socket"
     )
     grace_s: float = setting(
         "GRACE_S",

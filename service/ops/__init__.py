@@ -55,7 +55,7 @@ def operations(
         op.name: functools.partial(step.run, op, step.head(op)) for op in token_ops
     }
     served["RevokeToken"] = RevokeToken(settings, registry, pipe)
-    # Sign-in. AdminInitiateAuth and AdminRespondToAuthChallenge (ops/auth.py) wait for SigV4.
+    # Sign-in. AdminInitiateAuth and AdminRespondToAuthChallenge are served on the admin plane.
     signin = SignIn(settings, registry, pipe)
     served["InitiateAuth"] = InitiateAuth(signin)
     served["RespondToAuthChallenge"] = RespondToAuthChallenge(signin)
