@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from service.settings import ENV_VARS, SPEC, Setting, Settings, SettingsError
+from service.runtime.settings import ENV_VARS, SPEC, Setting, Settings, SettingsError
 from tests.conftest import PROJECT
 
 
@@ -164,7 +164,7 @@ def test_readme_lists_every_setting_with_its_default_and_meaning() -> None:
         if doc != spec.doc:
             problems.append(
                 f"README.md's meaning of {spec.env} differs from its doc in "
-                f"service/settings.py; the row should be:\n{row}"
+                f"service/runtime/settings.py; the row should be:\n{row}"
             )
     declared = {spec.env for spec in SPEC}
     problems += [
