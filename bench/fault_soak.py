@@ -27,9 +27,10 @@ import psutil
 import redis
 
 from bench.procs import BenchError, Children, free_port, wait_http
-from service import connect, store
-from service.embedded import find_redis_server
-from service.settings import Settings
+from service import store
+from service.redis_io import connect
+from service.redis_io.embedded import find_redis_server
+from service.runtime.settings import Settings
 
 TARGET = "AWSCognitoIdentityProviderService.GetDevice"
 HEADERS = {"X-Amz-Target": TARGET, "Content-Type": "application/x-amz-json-1.1"}

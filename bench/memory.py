@@ -19,8 +19,10 @@ from typing import Any
 import aiohttp
 import redis.asyncio as aioredis
 
-from service import lua, store, tokens
-from service.settings import Settings
+from service import store
+from service.credentials import tokens
+from service.redis_io import lua
+from service.runtime.settings import Settings
 
 from .seed import _gather, _mint_many, _write
 

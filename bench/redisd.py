@@ -16,8 +16,8 @@ from typing import Any
 import redis
 
 import service.ops  # noqa: F401  (the operations register their scripts in lua.ALL)
-from service import lua
-from service.embedded import EmbeddedRedisError, find_redis_server
+from service.redis_io import lua
+from service.redis_io.embedded import EmbeddedRedisError, find_redis_server
 
 from .procs import BenchError, Children, free_port
 

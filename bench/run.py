@@ -24,8 +24,8 @@ from typing import Any
 
 import psutil
 
-from service import lua
-from service.settings import ENV_VARS, Settings
+from service.redis_io import lua
+from service.runtime.settings import ENV_VARS, Settings
 
 from . import loadgen, machine, memory, proxy, redisd, report, seed
 from .loadgen import Load

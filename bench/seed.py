@@ -1,4 +1,5 @@
-"""Seed users, devices and tokens through the service's own code (service.store, service.tokens).
+"""Seed users, devices and tokens through the service's own code (service.store,
+service.credentials.tokens).
 
 Writes tab-separated files that the wrk scripts load: one request's token and device key a line.
 """
@@ -23,12 +24,14 @@ import redis.asyncio as aioredis
 from jose import jwk
 from jose.backends.base import Key
 
-from service import lua, store, tokens
+from service import store
 from service.cli import mint_token
-from service.devices import device_from_hash, get_device_response
-from service.pools import Pool, pool_from_record
-from service.session import Route
-from service.settings import Settings
+from service.credentials import tokens
+from service.credentials.pools import Pool, pool_from_record
+from service.model.devices import device_from_hash, get_device_response
+from service.redis_io import lua
+from service.runtime.settings import Settings
+from service.sessions.session import Route
 
 CONCURRENCY = 32  # admin commands in flight while seeding
 SIGNIN_PASSWORD = "Bench-passw0rd!"  # every sign-in user's (meets the policy)

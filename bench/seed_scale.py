@@ -7,7 +7,7 @@ On a fresh redis-server of its own (loopback, no persistence), in one run:
 1. RS256 signing alone, one core: tokens.issue in a loop for 2 s (what minting can reach per
    core).
 2. The Redis ceiling for the same writes: seed_user.lua for every user, pipelined in the
-   seeder's chunks from one connection, with no token minting (service.seeding's own write
+   seeder's chunks from one connection, with no token minting (service.bulk.seeding's own write
    path, on another prefix so it creates every user too).
 3. The command itself, as a subprocess: `python -m service seed --users N --devices K --tokens
    --out FILE`, timed from start to exit (interpreter start-up and process pool included).
@@ -32,9 +32,12 @@ from typing import Any
 
 import orjson
 
-from service import connect, seeding, store, tokens
-from service.pools import pool_from_record
-from service.settings import Settings
+from service import store
+from service.bulk import seeding
+from service.credentials import tokens
+from service.credentials.pools import pool_from_record
+from service.redis_io import connect
+from service.runtime.settings import Settings
 
 from .machine import describe
 from .procs import Children

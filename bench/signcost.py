@@ -19,8 +19,8 @@ import orjson
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from service import srp, tokens
-from service.pools import Pool
+from service.credentials import srp, tokens
+from service.credentials.pools import Pool
 
 
 def _ms(fn: Callable[[], object], seconds: float) -> float:

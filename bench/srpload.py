@@ -2,8 +2,8 @@
 
 Each sign-in is two round trips, as an SDK makes them: InitiateAuth USER_SRP_AUTH (SRP_A), then
 RespondToAuthChallenge PASSWORD_VERIFIER (the proof). The client side is pycognito's AWSSRP, an
-implementation independent of the service's (service/srp.py), and is computed for each sign-in
-while the clock runs (a fresh `a` and A, then S, the key and the signature from the server's
+implementation independent of the service's (service/credentials/srp.py), and is computed for each
+sign-in while the clock runs (a fresh `a` and A, then S, the key and the signature from the server's
 SALT, SRP_B and SECRET_BLOCK): nothing is computed ahead. That client math costs more CPU than
 the server's (pycognito's `a` has 1024 bits), so it runs in `--procs` processes, each an asyncio
 loop with aiohttp; load goes to 127.0.0.1 only.

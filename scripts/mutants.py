@@ -42,7 +42,7 @@ MUTANTS: tuple[Mutant, ...] = (
     # -- the five that survived the first try (issue 21), and the tests written to kill them ---
     Mutant(
         "refill cap is burst + 1",
-        "service/scripts/_bucket.lua",
+        "service/redis_io/scripts/_bucket.lua",
         "tokens = math.min(burst, tokens + elapsed_us * rate / 1000000)",
         "tokens = math.min(burst + 1, tokens + elapsed_us * rate / 1000000)",
         (
@@ -51,21 +51,21 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "signature compared on 32 hex digits",
-        "service/sigv4.py",
+        "service/credentials/sigv4.py",
         "if hmac.compare_digest(expected.encode(), given.encode()):",
         "if hmac.compare_digest(expected[:32].encode(), given[:32].encode()):",
         (f"{SIGV4}::test_every_hex_digit_of_the_signature_counts",),
     ),
     Mutant(
         "x-amz-target need not be signed",
-        "service/sigv4.py",
+        "service/credentials/sigv4.py",
         'if "host" not in names or "x-amz-target" not in names or names != sorted(names):',
         'if "host" not in names or names != sorted(names):',
         (f"{SIGV4}::test_the_target_must_be_among_the_signed_headers",),
     ),
     Mutant(
         "claims cached past the token's exp",
-        "service/scripts/_session.lua",
+        "service/redis_io/scripts/_session.lua",
         "'PX', math.min(exp * 1000 - now_ms, tonumber(ARGV[10])))",
         "'PX', tonumber(ARGV[10]))",
         (f"{TOKENS}::test_cache_life_is_bounded_by_the_tokens_own_expiry",),
@@ -80,14 +80,14 @@ MUTANTS: tuple[Mutant, ...] = (
     # -- the nine the suite already caught -------------------------------------------------------
     Mutant(
         "a request costs half a token",
-        "service/scripts/_bucket.lua",
+        "service/redis_io/scripts/_bucket.lua",
         "    return tokens - 1, true",
         "    return tokens - 0.5, true",
         (f"{RATELIMIT}::test_exactly_the_burst_is_admitted_under_concurrency",),
     ),
     Mutant(
         "sign-out stamped a second early",
-        "service/scripts/global_sign_out.lua",
+        "service/redis_io/scripts/global_sign_out.lua",
         "'signed_out_ms', math.floor(now_us / 1000))",
         "'signed_out_ms', math.floor(now_us / 1000) - 1000)",
         (f"{SIGN_OUT}::test_a_sign_out_revokes_exactly_what_was_issued_before_it",),
@@ -95,7 +95,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "pagination token not bound to its user",
-        "service/page_tokens.py",
+        "service/model/page_tokens.py",
         'f"{scope}:{payload}"',
         'f":{payload}"',
         (f"{DEVICES}::test_forged_altered_or_foreign_pagination_tokens",),
@@ -116,28 +116,28 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "not-remembered devices listed",
-        "service/scripts/list_devices.lua",
+        "service/redis_io/scripts/list_devices.lua",
         "if d[1] and d[8] == 'remembered' and d[9] ~= '0' and",
         "if d[1] and d[9] ~= '0' and",
         (f"{DEVICES}::test_update_device_status",),
     ),
     Mutant(
         "lockout one failure late",
-        "service/scripts/_lockout.lua",
+        "service/redis_io/scripts/_lockout.lua",
         "  if count >= free then",
         "  if count > free then",
         (f"{AUTH}::test_wrong_password_unknown_user_and_lockout",),
     ),
     Mutant(
         "claims cache's max TTL ignored",
-        "service/scripts/_session.lua",
+        "service/redis_io/scripts/_session.lua",
         "'PX', math.min(exp * 1000 - now_ms, tonumber(ARGV[10])))",
         "'PX', exp * 1000 - now_ms)",
         (f"{TOKENS}::test_cache_life_is_bounded_by_the_setting",),
     ),
     Mutant(
         "a recreated user takes the old user's tokens",
-        "service/scripts/_session.lua",
+        "service/redis_io/scripts/_session.lua",
         "  if not u[4] or u[4] ~= sub then",
         "  if not u[4] then",
         (f"{DEVICES}::test_deleted_user",),
@@ -145,42 +145,42 @@ MUTANTS: tuple[Mutant, ...] = (
     # -- the checks issue 20 added ---------------------------------------------------------------
     Mutant(
         "a rotated-out refresh token's reuse passes",
-        "service/scripts/auth_refresh.lua",
+        "service/redis_io/scripts/auth_refresh.lua",
         "if step ~= newest and not",
         "if step > newest and not",
         (f"{REFRESH}::test_rotation_returns_a_new_token_and_a_reuse_revokes_the_family",),
     ),
     Mutant(
         "sign-in tokens not stamped after the last sign-out",
-        "service/scripts/auth_ok.lua",
+        "service/redis_io/scripts/auth_ok.lua",
         "local issued_ms = math.max(now_ms, (tonumber(u[2]) or 0) + 1)",
         "local issued_ms = now_ms",
         (f"{SIGN_OUT}::test_tokens_are_issued_after_the_last_sign_out",),
     ),
     Mutant(
         "refreshed tokens not stamped after the last sign-out",
-        "service/scripts/auth_refresh.lua",
+        "service/redis_io/scripts/auth_refresh.lua",
         "return {'OK', math.max(now_ms, (signed_out_ms or 0) + 1), step}",
         "return {'OK', now_ms, step}",
         (f"{SIGN_OUT}::test_tokens_are_issued_after_the_last_sign_out",),
     ),
     Mutant(
         "a token's milliseconds ignored at sign-out",
-        "service/scripts/_session.lua",
+        "service/redis_io/scripts/_session.lua",
         _ISSUED_MS,
         "  return tonumber(sec) * 1000",
         (f"{SIGN_OUT}::test_a_sign_out_stamped_in_the_millisecond_a_token_was_issued_revokes_it",),
     ),
     Mutant(
         "a sign-out in a token's own ms spares it",
-        "service/scripts/_session.lua",
+        "service/redis_io/scripts/_session.lua",
         "if signed_out_ms and issued <= signed_out_ms + tonumber(ARGV[4]) then",
         "if signed_out_ms and issued < signed_out_ms + tonumber(ARGV[4]) then",
         (f"{SIGN_OUT}::test_a_sign_out_stamped_in_the_millisecond_a_token_was_issued_revokes_it",),
     ),
     Mutant(
         "a sign-out in a refresh token's own ms spares it",
-        "service/scripts/auth_refresh.lua",
+        "service/redis_io/scripts/auth_refresh.lua",
         "if signed_out_ms and issued <= signed_out_ms then",
         "if signed_out_ms and issued < signed_out_ms then",
         (f"{SIGN_OUT}::test_a_sign_out_stamped_in_the_millisecond_a_token_was_issued_revokes_it",),
@@ -194,14 +194,14 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "a stale session's new password replaces a newer one",
-        "service/scripts/auth_ok.lua",
+        "service/redis_io/scripts/auth_ok.lua",
         "if #ARGV > 8 and u[3] ~= ARGV[8] then",
         "if false then",
         (f"{GUARDS}::test_a_new_password_never_replaces_one_set_since_its_session_began",),
     ),
     Mutant(
         "a session outlives a password change",
-        "service/scripts/auth_read.lua",
+        "service/redis_io/scripts/auth_read.lua",
         "  if mark[2] ~= (u[4] or '') then",
         "  if false then",
         (
@@ -225,7 +225,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "sign-in drains the token-read bucket",
-        "service/quotas.py",
+        "service/model/quotas.py",
         '"InitiateAuth": Quota("UserAuthentication", per_user="signin"),',
         '"InitiateAuth": Quota("UserAuthentication", per_user="read"),',
         (f"{GUARDS}::test_wrong_passwords_cannot_throttle_a_users_token_calls",),

@@ -6,7 +6,8 @@ from typing import Any
 
 import orjson
 
-from service import keys, store
+from service import store
+from service.redis_io import keys
 from tests.conftest import Admin
 
 PASSWORD = "Corr3ct-Horse!"

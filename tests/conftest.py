@@ -32,12 +32,13 @@ import redis.cluster
 import uvloop
 from aiohttp import web
 
-from service import cluster, connect, keys, store
-from service.app import create_app
+from service import store
 from service.cli import mint_token
-from service.embedded import find_redis_server
-from service.httpserver import make_runner
-from service.settings import Settings
+from service.http.app import create_app
+from service.http.httpserver import make_runner
+from service.redis_io import cluster, connect, keys
+from service.redis_io.embedded import find_redis_server
+from service.runtime.settings import Settings
 from tests import noskip
 
 
@@ -213,7 +214,7 @@ class LiveServer:
         await runner.setup()
         host = self.settings.host
         if ":" in host:
-            # As service/server.py binds an IPv6 host: dual-stack (Linux's default), so IPv4
+            # As service/http/server.py binds an IPv6 host: dual-stack (Linux's default), so IPv4
             # clients arrive as ::ffff:a.b.c.d.
             sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)

@@ -21,8 +21,9 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.hashes import SHA256
 from jose import jwk
 
-from service import keys, tokens
-from service.pools import Pool
+from service.credentials import tokens
+from service.credentials.pools import Pool
+from service.redis_io import keys
 
 TARGET_PREFIX = "AWSCognitoIdentityProviderService."
 TARGET = TARGET_PREFIX + "GetDevice"

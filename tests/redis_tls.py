@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from service.embedded import EmbeddedRedisError, find_redis_server
+from service.redis_io.embedded import EmbeddedRedisError, find_redis_server
 from tests.conftest import RedisServer, free_port
 from tests.noskip import unavailable
 

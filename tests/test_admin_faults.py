@@ -8,7 +8,7 @@ Two faults, each on a dedicated redis-server:
   command is in flight (the server stopped with SIGSTOP, the command sent, then SIGKILL).
 
 "Whole or nothing" is judged on the whole database: before and after are dumped key by key,
-and the difference must be empty or exactly the write's keys (service/keys.py) with exactly
+and the difference must be empty or exactly the write's keys (service/redis_io/keys.py) with exactly
 the write's contents.
 """
 
@@ -29,8 +29,9 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import OutOfMemoryError, ResponseError
 
-from service import keys, lua, store
-from service.settings import Settings
+from service import store
+from service.redis_io import keys, lua
+from service.runtime.settings import Settings
 from tests.conftest import RedisServer, make_settings
 
 POOL = "us-east-1_FaultPool"

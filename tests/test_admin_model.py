@@ -31,8 +31,9 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from service import connect, store
-from service import errors as e
+from service import store
+from service.model import errors as e
+from service.redis_io import connect
 from tests.conftest import Admin, LiveServer, flush
 from tests.helpers_tokens import assert_cognito_error, get_device, split_token
 

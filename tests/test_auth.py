@@ -15,7 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 from jose import jwt
 
-from service import srp
+from service.credentials import srp
 from tests.auth_helpers import PASSWORD, default_client, set_clients, user_with_password
 from tests.conftest import Admin, boto_client, client_error
 

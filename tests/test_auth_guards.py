@@ -203,7 +203,7 @@ def test_wrong_passwords_cannot_throttle_a_users_token_calls(live_factory: Any) 
 def test_a_new_password_never_replaces_one_set_since_its_session_began(admin: Admin) -> None:
     """The window between reading the session and writing the new password (auth_ok.lua): a
     password change in it wins, and the sign-in's password is not written."""
-    from service import keys, lua
+    from service.redis_io import keys, lua
 
     user = user_with_password(admin)
     uk = keys.UserKeys(*_pool_and_gen(admin), "alice")
@@ -226,7 +226,7 @@ def test_a_new_password_never_replaces_one_set_since_its_session_began(admin: Ad
 
 
 def _pool_and_gen(admin: Admin) -> tuple[str, str]:
-    from service import keys
+    from service.redis_io import keys
 
     pool_id = admin.settings.default_pool_id
     return pool_id, admin.redis.hget(keys.pool(pool_id), "gen").decode()

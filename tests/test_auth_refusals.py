@@ -15,8 +15,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from service import keys, refresh, store
-from service.pools import Pool, pool_from_record
+from service import store
+from service.credentials import refresh
+from service.credentials.pools import Pool, pool_from_record
+from service.redis_io import keys
 from tests.auth_helpers import ALL_FLOWS, PASSWORD, set_clients, user_with_password
 from tests.conftest import Admin, client_error
 
@@ -160,7 +162,7 @@ def test_a_reset_required_user(cognito: Any, admin: Admin) -> None:
 def test_an_invalid_srp_a(cognito: Any, admin: Admin) -> None:
     """SRP_A must be a hex number that is not 0 mod N (RFC 5054's check); an unknown user's
     simulated challenge (PreventUserExistenceErrors) checks it too."""
-    from service.srp import N
+    from service.credentials.srp import N
 
     user_with_password(admin)
     clients(admin)

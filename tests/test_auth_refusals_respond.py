@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from service import keys, srp
+from service.credentials import srp
 from service.ops.auth_handles import seal_session
+from service.redis_io import keys
 from tests.auth_helpers import PASSWORD, user_with_password
 from tests.conftest import Admin, boto_client, client_error
 from tests.test_auth_refusals import clients, initiate, missing, pool_of

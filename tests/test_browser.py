@@ -1,5 +1,5 @@
 """A real browser calls the service: headless Chromium runs the AWS SDK for JavaScript v3 in a page
-served from another origin than the service, so CORS (service/cors.py) is exercised for real:
+served from another origin than the service, so CORS (service/http/cors.py) is exercised for real:
 the preflight, Access-Control-Allow-Origin on the answer, and the exposed x-amzn-* headers the
 SDK reads.
 

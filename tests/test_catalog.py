@@ -1,4 +1,4 @@
-"""service.catalog.COGNITO_OPERATIONS is the installed botocore model's list of operations."""
+"""service.model.catalog.COGNITO_OPERATIONS is the installed botocore model's list of operations."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import botocore
 
-from service.catalog import COGNITO_OPERATIONS
+from service.model.catalog import COGNITO_OPERATIONS
 from tests.conftest import make_settings
 
 
@@ -41,8 +41,8 @@ def test_catalog_holds_the_device_operations() -> None:
 
 
 def test_every_served_operation_is_a_cognito_operation(redis_url: str) -> None:
+    from service.credentials.pools import PoolRegistry
     from service.ops import operations
-    from service.pools import PoolRegistry
 
     served = operations(make_settings(redis_url), PoolRegistry(), None)  # type: ignore[arg-type]
     admin = {
@@ -67,8 +67,8 @@ def test_every_served_operation_is_a_cognito_operation(redis_url: str) -> None:
         "GetTokensFromRefreshToken",
     }
     assert set(served) <= COGNITO_OPERATIONS
-    # Every served operation has its quota category (service/quotas.py).
-    from service.quotas import CATEGORY_RPS, OPERATIONS
+    # Every served operation has its quota category (service/model/quotas.py).
+    from service.model.quotas import CATEGORY_RPS, OPERATIONS
 
     assert set(served) <= set(OPERATIONS)
     assert {q.category for q in OPERATIONS.values()} <= set(CATEGORY_RPS)
@@ -76,7 +76,7 @@ def test_every_served_operation_is_a_cognito_operation(redis_url: str) -> None:
 
 def test_signed_operations_are_the_models() -> None:
     """SIGNED_OPERATIONS is every operation the model does not mark `authtype: none`."""
-    from service.catalog import SIGNED_OPERATIONS, UNSIGNED_OPERATIONS
+    from service.model.catalog import SIGNED_OPERATIONS, UNSIGNED_OPERATIONS
 
     data = Path(botocore.__file__).parent / "data" / "cognito-idp"
     path = sorted(data.glob("*/service-2.json.gz"))[-1]

@@ -23,8 +23,9 @@ from typing import Any
 
 import pytest
 
-from service import cli, keys, store
-from service.settings import ENV_VARS, Settings
+from service import cli, store
+from service.redis_io import keys
+from service.runtime.settings import ENV_VARS, Settings
 from tests.conftest import PROJECT, Admin, LiveServer
 from tests.helpers_tokens import assert_cognito_error, get_device, split_token
 

@@ -16,10 +16,10 @@ import pytest
 import redis
 from redis.crc import key_slot
 
-from service import connect, keys, lua
-from service.cluster import ClusterPipe
-from service.settings import Settings
-from service.transport import RedisPipe
+from service.redis_io import connect, keys, lua
+from service.redis_io.cluster import ClusterPipe
+from service.redis_io.transport import RedisPipe
+from service.runtime.settings import Settings
 from tests.conftest import Admin, LiveServer, RedisServer, boto_client, flush, make_settings
 from tests.redis_cluster import RedisCluster
 

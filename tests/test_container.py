@@ -29,7 +29,7 @@ import pytest
 from botocore.exceptions import ClientError
 from packaging.utils import canonicalize_name
 
-from service.settings import Settings
+from service.runtime.settings import Settings
 from tests import container_images as images
 from tests.conftest import PROJECT, Admin, boto_client, client_error, free_port
 from tests.test_locks import pins

@@ -18,10 +18,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service import cli, keys, store, tokens
-from service.app import REGISTRY
-from service.pools import PoolRegistry
-from service.settings import ENV_VARS, Settings
+from service import cli, store
+from service.credentials import tokens
+from service.credentials.pools import PoolRegistry
+from service.http.app import REGISTRY
+from service.redis_io import keys
+from service.runtime.settings import ENV_VARS, Settings
 from tests.conftest import Admin, LiveServer, run
 from tests.helpers_tokens import (
     assert_cognito_error,

@@ -33,8 +33,8 @@ import pytest
 import yaml
 from botocore.exceptions import ClientError
 
-from service.errors import WAF_BLOCK
-from service.settings import ENV_VARS, Settings
+from service.model.errors import WAF_BLOCK
+from service.runtime.settings import ENV_VARS, Settings
 from tests.conftest import PROJECT, Admin, LiveServer, boto_client, client_error, free_port
 from tests.noskip import unavailable
 
@@ -184,7 +184,7 @@ def test_docker_build_context_holds_what_the_build_copies_and_nothing_else() -> 
         "pyproject.toml",
         "README.md",
         "service/__main__.py",
-        "service/scripts/get_device.lua",
+        "service/redis_io/scripts/get_device.lua",
     }
     assert wanted <= context
     assert not [f for f in context if "__pycache__" in f or f.endswith(".pyc")]

@@ -2,7 +2,7 @@
 
 - The admin plane (every SigV4-signed operation) is refused with AccessDeniedException, and any
   X-Amz-Target that names no user operation with UnknownOperationException; neither reaches
-  the service. The nginx lists are the catalogue's (service/catalog.py), so they cannot drift.
+  the service. The nginx lists are the catalogue's (service/model/catalog.py), so they cannot drift.
 - /readyz (Redis's error text) is not served at the edge.
 - A POST that reached an upstream is never sent to another one; a connect failure is retried.
 """
@@ -18,8 +18,8 @@ import orjson
 import pytest
 from botocore.exceptions import ClientError
 
-from service.catalog import SIGNED_OPERATIONS, UNSIGNED_OPERATIONS
-from service.protocol import TARGET_PREFIX
+from service.http.protocol import TARGET_PREFIX
+from service.model.catalog import SIGNED_OPERATIONS, UNSIGNED_OPERATIONS
 from tests import test_deploy
 from tests.conftest import Admin, LiveServer, boto_client, client_error, free_port
 from tests.test_deploy import DEPLOY, Nginx, assert_cognito_error, call

@@ -20,7 +20,7 @@ import kubernetes_validate.utils as kubernetes_validate
 import pytest
 import yaml
 
-from service.settings import ENV_VARS, Settings, SettingsError
+from service.runtime.settings import ENV_VARS, Settings, SettingsError
 from tests.noskip import unavailable
 from tests.test_deploy import K8S, _docs, _kube_versions
 

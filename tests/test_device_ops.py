@@ -24,7 +24,8 @@ import pytest
 import redis
 from botocore.exceptions import ClientError
 
-from service import cli, clients, store
+from service import cli, store
+from service.model import clients
 from service.ops import devices as device_ops
 from service.ops import sign_out
 from tests.conftest import (

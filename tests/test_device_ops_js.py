@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from service import clients, store
+from service import store
+from service.model import clients
 from tests import npm_cache
 from tests.conftest import PROJECT, Admin, LiveServer
 from tests.noskip import unavailable

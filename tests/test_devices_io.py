@@ -15,9 +15,10 @@ from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
 
-from service import devices_io, keys, lua
-from service.devices_format import MAX_FIELDS
-from service.settings import Settings
+from service.bulk import devices_io
+from service.bulk.devices_format import MAX_FIELDS
+from service.redis_io import keys, lua
+from service.runtime.settings import Settings
 from tests import test_cli
 from tests.conftest import Admin, LiveServer, flush
 from tests.test_cli import POOL, Runner
@@ -228,7 +229,7 @@ def test_a_line_past_the_limits_is_skipped_and_its_device_kept(
 
 def at_the_limits(username: str) -> dict[str, Any]:
     """A line with every field a device hash can hold, each as long as the limits allow, and as
-    many DeviceAttributes and Extra fields as they allow (service/devices_format.py)."""
+    many DeviceAttributes and Extra fields as they allow (service/bulk/devices_format.py)."""
     device_key = f"us-east-1_{uuid.uuid4()}"
     attributes = [
         {"Name": "device_status", "Value": "s" * 2048},

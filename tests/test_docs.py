@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
-from service.settings import SPEC, Setting, Settings
+from service.runtime.settings import SPEC, Setting, Settings
 from tests.conftest import PROJECT, Admin, LiveServer
 from tests.noskip import unavailable
 
@@ -158,7 +158,7 @@ def test_settings_table_lists_every_setting_with_its_default_and_meaning() -> No
         if doc != spec.doc:
             problems.append(
                 f"docs/settings.md's meaning of {spec.env} differs from its doc in "
-                f"service/settings.py; the row should be:\n{row}"
+                f"service/runtime/settings.py; the row should be:\n{row}"
             )
     declared = {spec.env for spec in SPEC}
     problems += [

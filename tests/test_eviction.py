@@ -1,6 +1,6 @@
-"""Eviction and lost data (service/eviction.py, /readyz): a Redis that may evict the service's
-data is refused, one that evicts only expiring keys is accepted because only disposable keys
-expire, and readiness notices when the data is gone. Real redis-server processes."""
+"""Eviction and lost data (service/redis_io/eviction.py, /readyz): a Redis that may evict the
+service's data is refused, one that evicts only expiring keys is accepted because only disposable
+keys expire, and readiness notices when the data is gone. Real redis-server processes."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import orjson
 import pytest
 import redis
 
-from service import keys
-from service.eviction import EvictionPolicyError
+from service.redis_io import keys
+from service.redis_io.eviction import EvictionPolicyError
 from tests.conftest import LiveServer, RedisServer, make_settings
 from tests.test_redis_acl import acl_url, exercise, start
 

@@ -14,7 +14,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.catalog import COGNITO_OPERATIONS
+from service.model.catalog import COGNITO_OPERATIONS
 from tests.conftest import Admin, LiveServer
 from tests.helpers_tokens import AMZ_JSON, TARGET, TARGET_PREFIX, Answer, call, is_uuid
 

@@ -1,5 +1,5 @@
-"""HTTP framing of answers, byte by byte on a raw socket: the lean Answer (service/answer.py)
-and the fast `POST /` path (service/httpserver.py) must frame exactly as aiohttp would."""
+"""HTTP framing of answers, byte by byte on a raw socket: the lean Answer (service/http/answer.py)
+and the fast `POST /` path (service/http/httpserver.py) must frame exactly as aiohttp would."""
 
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ def ok_body(admin: Admin) -> tuple[bytes, str]:
 
 BAD_TOKEN = orjson.dumps({"AccessToken": "abc.def.ghi", "DeviceKey": "us-east-1_0123abcd"})
 
-# What every answer carries so that a browser page on any origin can read it (service/cors.py).
+# What every answer carries so that a browser page on any origin can read it (service/http/cors.py).
 CORS_LINES = (
     b"Access-Control-Allow-Origin: *\r\n"
     b"Access-Control-Expose-Headers: x-amzn-RequestId,x-amzn-ErrorType,x-amzn-ErrorMessage,Date\r\n"

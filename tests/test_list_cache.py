@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from service import devices_io, seeding, store
-from service.app import API
+from service import store
+from service.bulk import devices_io, seeding
+from service.http.app import API
 from service.ops import devices as device_ops
 from tests.auth_helpers import PASSWORD, default_client, user_with_password
 from tests.conftest import Admin, LiveServer, boto_client

@@ -28,7 +28,7 @@ import orjson
 import pytest
 from botocore.exceptions import ClientError
 
-from service.settings import ENV_VARS
+from service.runtime.settings import ENV_VARS
 from tests.auth_helpers import ALL_FLOWS
 from tests.conftest import PROJECT, RedisServer, free_port
 

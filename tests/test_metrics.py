@@ -1,4 +1,4 @@
-"""service/metrics.py: what /metrics exposes, and docs/metrics.md listing exactly that.
+"""service/runtime/metrics.py: what /metrics exposes, and docs/metrics.md listing exactly that.
 
 Sign-in outcomes, refusals by quota and Redis failures by kind are provoked for real (a real
 Redis paused, filled or stopped) and read back from a real scrape; build info, worker restarts
@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 import redis
 
-from service import metrics
-from service.settings import Settings
+from service.runtime import metrics
+from service.runtime.settings import Settings
 from tests.auth_helpers import PASSWORD, default_client, user_with_password
 from tests.conftest import Admin, LiveServer, RedisServer, boto_client, make_settings
 from tests.metrics_helpers import (

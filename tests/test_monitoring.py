@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
-from service.settings import Settings
+from service.runtime.settings import Settings
 from tests.conftest import PROJECT, Admin
 from tests.metrics_helpers import exercise, scrape_text, series_names
 from tests.noskip import unavailable

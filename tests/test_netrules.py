@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from service.settings import Settings
+from service.runtime.settings import Settings
 
 TARGET = "AWSCognitoIdentityProviderService.GetDevice"
 BLOCKED = ipaddress.ip_network("203.0.113.0/24")

@@ -1,5 +1,5 @@
-"""A pool's password policy (service/password_policy.py): parsing PasswordPolicyType, the first
-rule a password breaks with Cognito's message, and those messages over the wire at the
+"""A pool's password policy (service/model/password_policy.py): parsing PasswordPolicyType, the
+first rule a password breaks with Cognito's message, and those messages over the wire at the
 NEW_PASSWORD_REQUIRED step (boto3 against the live server)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from service.password_policy import DEFAULT, PREFIX, Policy, parse, violation
+from service.model.password_policy import DEFAULT, PREFIX, Policy, parse, violation
 from tests.auth_helpers import PASSWORD, default_client, user_with_password
 from tests.conftest import Admin, client_error
 

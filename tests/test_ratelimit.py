@@ -12,14 +12,14 @@ from typing import Any
 import aiohttp
 import pytest
 
-from service import keys
+from service.redis_io import keys
 from tests.conftest import Admin, LiveServer
 from tests.helpers_tokens import AMZ_JSON, TARGET, get_device
 
 THROTTLED = ("TooManyRequestsException", "Too many requests")
 OK = ("OK", "")
 POOL_ID = "us-east-1_LocalPool"
-READS = "UserResourceRead"  # the category GetDevice counts in (service/quotas.py)
+READS = "UserResourceRead"  # the category GetDevice counts in (service/model/quotas.py)
 
 
 async def _one(

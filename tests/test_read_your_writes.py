@@ -15,7 +15,7 @@ import aiohttp
 import orjson
 
 from service import store
-from service.app import REGISTRY
+from service.http.app import REGISTRY
 from tests.conftest import Admin, LiveServer, boto_client
 
 TARGET = "AWSCognitoIdentityProviderService."

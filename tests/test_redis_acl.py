@@ -13,7 +13,7 @@ import pytest
 import redis
 from pycognito.aws_srp import AWSSRP
 
-from service import keys
+from service.redis_io import keys
 from tests.conftest import PROJECT, Admin, LiveServer, RedisServer, make_settings
 
 PASSWORD = "Corr3ct-Horse!"

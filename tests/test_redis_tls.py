@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 import redis
 
-from service import cluster, connect
-from service.crashloop import EXIT_CRASH_LOOP
-from service.transport import RedisPipe, RedisUnavailable
+from service.http.crashloop import EXIT_CRASH_LOOP
+from service.redis_io import cluster, connect
+from service.redis_io.transport import RedisPipe, RedisUnavailable
 from tests.conftest import PROJECT, Admin, LiveServer, boto_client, free_port, make_settings
 from tests.redis_cluster import cluster_port
 from tests.redis_tls import Certs, TLSRedis

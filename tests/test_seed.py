@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
-from service import clients, keys, store
-from service.settings import Settings
+from service import store
+from service.model import clients
+from service.redis_io import keys
+from service.runtime.settings import Settings
 from tests import test_cli
 from tests.conftest import Admin, LiveServer
 from tests.test_cli import POOL, Runner, run_cli

@@ -19,7 +19,7 @@ import orjson
 import pytest
 import redis
 
-from service.settings import Settings
+from service.runtime.settings import Settings
 from tests.conftest import PROJECT, Admin, free_port
 
 TARGET = "AWSCognitoIdentityProviderService.GetDevice"

@@ -13,7 +13,7 @@ import time
 import orjson
 import pytest
 
-from service.crashloop import EXIT_CRASH_LOOP, FIRST_DELAY_S, CrashLoop
+from service.http.crashloop import EXIT_CRASH_LOOP, FIRST_DELAY_S, CrashLoop
 from tests.conftest import PROJECT, free_port
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import pytest
 
-from service.settings import Settings
+from service.runtime.settings import Settings
 from tests.conftest import Admin
 from tests.test_deploy import Nginx, nginx_front  # noqa: F401 (a fixture)
 from tests.test_server import TARGET, ServeProcess, serve_factory  # noqa: F401 (a fixture)

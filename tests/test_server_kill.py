@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from bench.balance import socket_inodes
-from service.settings import Settings
+from service.runtime.settings import Settings
 from tests.conftest import Admin
 from tests.test_server import TARGET, ServeProcess, _is_worker, serve_factory  # noqa: F401
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from service.settings import ENV_VARS, Settings, SettingsError
+from service.runtime.settings import ENV_VARS, Settings, SettingsError
 from tests.conftest import PROJECT
 
 

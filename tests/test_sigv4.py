@@ -21,9 +21,9 @@ from botocore.credentials import Credentials
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service import sigv4_sign
-from service.catalog import SIGNED_OPERATIONS, UNSIGNED_OPERATIONS
-from service.sigv4 import MISMATCH, canonical_query
+from service.credentials import sigv4_sign
+from service.credentials.sigv4 import MISMATCH, canonical_query
+from service.model.catalog import SIGNED_OPERATIONS, UNSIGNED_OPERATIONS
 from tests.conftest import PROJECT, LiveServer, boto_client
 from tests.noskip import unavailable
 
@@ -204,8 +204,8 @@ def test_dates_and_scopes(live: LiveServer) -> None:
 
 
 def test_every_served_signed_operation_refuses_an_unsigned_call(live: LiveServer) -> None:
+    from service.credentials.pools import PoolRegistry
     from service.ops import operations
-    from service.pools import PoolRegistry
     from tests.conftest import make_settings
 
     names = set(operations(make_settings(live.settings.redis_url), PoolRegistry(), None))  # type: ignore[arg-type]
@@ -326,8 +326,8 @@ _PATH = st.lists(
 def test_the_vendored_signer_is_botocores(
     method: str, path: str, query: str, headers: list[tuple[str, str]], body: bytes, secret: str
 ) -> None:
-    """service/sigv4_sign.py against botocore's SigV4Auth, which it was copied from: whatever
-    the path (dot segments, double slashes, escapes), header values (runs of whitespace,
+    """service/credentials/sigv4_sign.py against botocore's SigV4Auth, which it was copied from:
+    whatever the path (dot segments, double slashes, escapes), header values (runs of whitespace,
     Latin-1, repeats) and body, the same signature."""
     amz_date = "20261208T010203Z"
     request = AWSRequest(method=method, url="http://signed" + path, data=body)

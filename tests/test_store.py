@@ -1,4 +1,4 @@
-"""service.store: pools, users and devices in Redis, and the key layout of service.keys."""
+"""service.store: pools, users and devices in Redis, and the key layout of service.redis_io.keys."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import pytest
 import redis.asyncio as aioredis
 from redis.crc import key_slot
 
-from service import connect, keys, store
-from service.pools import text
-from service.settings import Settings
+from service import store
+from service.credentials.pools import text
+from service.redis_io import connect, keys
+from service.runtime.settings import Settings
 from tests.conftest import Admin, LiveServer
 from tests.helpers_tokens import (
     get_device,

@@ -1,5 +1,5 @@
 """Access tokens: the attack matrix through the wire, the Redis claims cache, and unit tests of
-service.tokens.verify / issue with real RSA keys."""
+service.credentials.tokens.verify / issue with real RSA keys."""
 
 from __future__ import annotations
 
@@ -21,10 +21,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jose import jwk
 
-from service import keys, store, tokens
-from service.errors import NotAuthorizedException
-from service.pools import Pool, PoolRegistry
-from service.settings import Settings
+from service import store
+from service.credentials import tokens
+from service.credentials.pools import Pool, PoolRegistry
+from service.model.errors import NotAuthorizedException
+from service.redis_io import keys
+from service.runtime.settings import Settings
 from tests.conftest import Admin, LiveServer, boto_client, flush
 from tests.helpers_tokens import (
     assert_boto_error,
@@ -495,7 +497,7 @@ def test_a_forged_token_naming_a_cached_user_does_not_charge_them(
     assert user_keys_in_redis(world.admin.redis, POOL, world.bob.username) == before_keys
 
 
-# -- unit tests of service.tokens with real keys ---------------------------------------------------
+# -- unit tests of service.credentials.tokens with real keys ------------------------------------
 @dataclass
 class Signer:
     pool: Pool

@@ -1,4 +1,4 @@
-"""service/tracing.py: with OTEL_TRACES_EXPORTER=console, a real `serve` process writes a span
+"""service/http/tracing.py: with OTEL_TRACES_EXPORTER=console, a real `serve` process writes a span
 per request (joining the caller's traceparent) and one per Redis call under it; without it,
 nothing of OpenTelemetry is imported or wrapped."""
 
@@ -10,9 +10,9 @@ import subprocess
 import sys
 from typing import Any
 
-from service.api import Api
-from service.app import API
-from service.settings import Settings
+from service.http.api import Api
+from service.http.app import API
+from service.runtime.settings import Settings
 from tests.conftest import PROJECT, Admin, LiveServer
 from tests.test_server import ServeProcess
 
@@ -94,7 +94,7 @@ def test_without_otel_nothing_is_wrapped_or_imported(live: LiveServer) -> None:
         "import sys, redis, redis.asyncio, redis.asyncio.cluster\n"
         "otel = lambda: {m for m in sys.modules if m.startswith('opentelemetry')}\n"
         "base = otel()\n"
-        "import service.server, service.app, service.tracing\n"
+        "import service.http.server, service.http.app, service.http.tracing\n"
         "assert otel() == base, sorted(otel() - base)\n"
     )
     done = subprocess.run(

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 import pytest
 import redis
 
-from service import lua
-from service.redis_errors import (
+from service.redis_io import lua
+from service.redis_io.redis_errors import (
     AskError,
     ClusterDownError,
     MovedError,
@@ -22,7 +22,7 @@ from service.redis_errors import (
     TryAgainError,
     reply_error,
 )
-from service.transport import RedisOverloaded, RedisPipe, RedisUnavailable
+from service.redis_io.transport import RedisOverloaded, RedisPipe, RedisUnavailable
 from tests.conftest import RedisServer
 from tests.timing import LATE_S
 

@@ -15,10 +15,17 @@ import botocore
 import pytest
 from botocore.exceptions import ClientError
 
-from service import ops, store, validation
-from service.errors import InvalidParameterException, SerializationException
+from service import ops, store
+from service.model import validation
+from service.model.errors import InvalidParameterException, SerializationException
+from service.model.validation import (
+    GET_DEVICE_INPUT,
+    IntMember,
+    StringMember,
+    StructMember,
+    validate,
+)
 from service.ops.devices import ACCESS_TOKEN as ACCESS_TOKEN_MEMBER
-from service.validation import GET_DEVICE_INPUT, IntMember, StringMember, StructMember, validate
 from tests.conftest import Admin, LiveServer
 from tests.helpers_tokens import assert_boto_error, assert_cognito_error, call
 

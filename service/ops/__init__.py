@@ -1,8 +1,9 @@
 """The API operations this service serves, by name.
 
 An access-token operation is a TokenOperation (its shape, its script and its answer); the
-shared session step (service/session.py) does the rest. Adding one: its class in the module of
-its kind, its script in service/scripts, and its line below (plus its quota in quotas.py).
+shared session step (service/sessions/session.py) does the rest. Adding one: its class in the module
+of its kind, its script in service/redis_io/scripts, and its line below (plus its quota in
+quotas.py).
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from ..connect import Transport
-from ..pools import PoolRegistry
-from ..session import TokenOperation, TokenStep
-from ..settings import Settings
+from ..credentials.pools import PoolRegistry
+from ..redis_io.connect import Transport
+from ..runtime.settings import Settings
+from ..sessions.session import TokenOperation, TokenStep
 from .admin_clients import ClientOps
 from .admin_pools import PoolOps
 from .admin_users import UserOps
@@ -60,7 +61,7 @@ def operations(
     served["InitiateAuth"] = InitiateAuth(signin)
     served["RespondToAuthChallenge"] = RespondToAuthChallenge(signin)
     served["GetTokensFromRefreshToken"] = GetTokensFromRefreshToken(signin)
-    # SigV4-signed (service/api.py checks the signature before these run).
+    # SigV4-signed (service/http/api.py checks the signature before these run).
     served["AdminInitiateAuth"] = AdminInitiateAuth(signin)
     served["AdminRespondToAuthChallenge"] = AdminRespondToAuthChallenge(signin)
     pools = PoolOps(settings, admin, pipe)

@@ -1,7 +1,7 @@
 """What every admin (SigV4-signed) operation shares: validation, the pool and user lookups with
 the model's errors, the account-wide quota, and turning store refusals into Cognito's errors.
 
-The signature itself is checked by dispatch (service/api.py) before any of this runs. Admin
+The signature itself is checked by dispatch (service/http/api.py) before any of this runs. Admin
 operations take UserPoolId and Username, not an access token: they are plain async functions
 over redis-py (and small scripts in the user's slot), never on the access-token hot path.
 """
@@ -16,11 +16,13 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
-from .. import errors as e
-from .. import keys, pool_quota, store
-from ..connect import Transport
-from ..settings import Settings
-from ..validation import Member, StringMember, validate
+from .. import store
+from ..model import errors as e
+from ..model.validation import Member, StringMember, validate
+from ..redis_io import keys
+from ..redis_io.connect import Transport
+from ..runtime.settings import Settings
+from ..sessions import pool_quota
 
 AdminOperation = Callable[[dict[str, Any]], Awaitable[bytes]]
 

@@ -1,7 +1,7 @@
 """App clients, as an SDK-driven set-up makes them: CreateUserPoolClient,
 UpdateUserPoolClient, DescribeUserPoolClient, ListUserPoolClients, DeleteUserPoolClient.
 
-An app client is service/clients.py's AppClient, in its pool record's `clients` list
+An app client is service/model/clients.py's AppClient, in its pool record's `clients` list
 (service/store/pools.py), with every CreateUserPoolClient member it does not handle itself kept as
 given. Pools themselves are service/ops/admin_pools.py.
 """
@@ -13,10 +13,10 @@ from typing import Any
 
 import orjson
 
-from .. import clients as app_clients
-from .. import errors as e
 from .. import store
-from ..validation import IntMember, StringMember, StructMember
+from ..model import clients as app_clients
+from ..model import errors as e
+from ..model.validation import IntMember, StringMember, StructMember
 from .admin import POOL_ID, AdminContext, bool_member, date, dumps
 from .admin_pools import _page, _token
 

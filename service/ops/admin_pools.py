@@ -3,8 +3,8 @@ ListUserPools, DeleteUserPool.
 
 A pool made here is the same record the CLI makes (service/store/pools.py), with its name and every
 other CreateUserPool member kept as given (`config`, JSON); its app clients
-(service/ops/admin_clients.py) are service/clients.py's AppClient, in the record's `clients` list.
-The pagination token helpers here serve both modules' List operations.
+(service/ops/admin_clients.py) are service/model/clients.py's AppClient, in the record's `clients`
+list. The pagination token helpers here serve both modules' List operations.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from typing import Any
 
 import orjson
 
-from .. import b64url, passwords, store
-from .. import errors as e
-from ..validation import IntMember, StringMember, StructMember
+from .. import store
+from ..credentials import passwords
+from ..model import b64url
+from ..model import errors as e
+from ..model.validation import IntMember, StringMember, StructMember
 from .admin import POOL_ID, AdminContext, bool_member, date, dumps
 
 POOL_NAME = StringMember(

@@ -3,8 +3,8 @@ AdminDeleteUser, AdminDisableUser, AdminEnableUser, AdminSetUserPassword,
 AdminUserGlobalSignOut, AdminGetDevice, AdminListDevices, AdminUpdateDeviceStatus,
 AdminForgetDevice.
 
-Passwords are never stored: only their SRP salt and verifier (service/passwords.py). The admin
-device calls see every confirmed device, remembered or not, with the `dev:*` attributes
+Passwords are never stored: only their SRP salt and verifier (service/credentials/passwords.py). The
+admin device calls see every confirmed device, remembered or not, with the `dev:*` attributes
 (shared/REFERENCE.md, "Device objects").
 """
 
@@ -17,10 +17,12 @@ from typing import Any
 
 import orjson
 
-from .. import errors as e
-from .. import page_tokens, passwords, store
-from ..devices import device_from_hash
-from ..validation import IntMember, StringMember
+from .. import store
+from ..credentials import passwords
+from ..model import errors as e
+from ..model import page_tokens
+from ..model.devices import device_from_hash
+from ..model.validation import IntMember, StringMember
 from .admin import POOL_ID, USERNAME, AdminContext, bool_member, date, dumps, refusals
 from .admin_pools import password_policy, pool_config
 

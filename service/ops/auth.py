@@ -6,8 +6,8 @@ password: NEW_PASSWORD_REQUIRED for a FORCE_CHANGE_PASSWORD user, DEVICE_SRP_AUT
 DEVICE_PASSWORD_VERIFIER for a confirmed device the request presents (DEVICE_KEY), and otherwise
 tokens, with NewDeviceMetadata when the pool tracks devices and no device was presented.
 
-Passwords are never stored: a user has an SRP salt and verifier (service/srp.py), and the
-plain-password flows derive the verifier from the password and compare. A challenge's state
+Passwords are never stored: a user has an SRP salt and verifier (service/credentials/srp.py), and
+the plain-password flows derive the verifier from the password and compare. A challenge's state
 lives in Redis, in the user's slot, for the app client's AuthSessionValidity, and answers one
 request only; what the client holds (Session, SECRET_BLOCK) is opaque: the user's name and the
 session's id, sealed with the pool's secret.
@@ -20,13 +20,13 @@ from typing import Any
 
 import orjson
 
-from .. import metrics
-from ..connect import Transport
-from ..errors import CognitoError
-from ..pools import PoolRegistry
-from ..redis_errors import RedisOverloaded
-from ..settings import Settings
-from ..validation import validate
+from ..credentials.pools import PoolRegistry
+from ..model.errors import CognitoError
+from ..model.validation import validate
+from ..redis_io.connect import Transport
+from ..redis_io.redis_errors import RedisOverloaded
+from ..runtime import metrics
+from ..runtime.settings import Settings
 from .auth_initiate import Initiator
 from .auth_input import (
     AUTH_FLOW,
@@ -72,7 +72,7 @@ _FLOWS = frozenset(AUTH_FLOWS) | frozenset(CHALLENGES)
 async def _counted(operation: str, flow: Any, answer: Awaitable[dict[str, Any]]) -> bytes:
     """`answer`, serialised, its outcome counted in cognito_signin_total (by the `flow`, the
     request's AuthFlow or ChallengeName). The result is success, challenge, or the type of the
-    error the wire gets (service/api.py answers the Redis failures as these two)."""
+    error the wire gets (service/http/api.py answers the Redis failures as these two)."""
     label = flow if flow in _FLOWS else "invalid"
     try:
         done = await answer
@@ -163,7 +163,7 @@ class RespondToAuthChallenge:
 
 class AdminInitiateAuth:
     """AdminInitiateAuth: ADMIN_USER_PASSWORD_AUTH, ADMIN_NO_SRP_AUTH (and USER_SRP_AUTH,
-    REFRESH_TOKEN_AUTH). SigV4-signed: service/api.py checks the signature first."""
+    REFRESH_TOKEN_AUTH). SigV4-signed: service/http/api.py checks the signature first."""
 
     name = "AdminInitiateAuth"
     shape = (USER_POOL_ID, CLIENT_ID, AUTH_FLOW)

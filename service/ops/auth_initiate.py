@@ -8,10 +8,10 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from .. import errors as e
-from .. import srp
-from ..clients import AppClient
-from ..pools import Pool
+from ..credentials import srp
+from ..credentials.pools import Pool
+from ..model import errors as e
+from ..model.clients import AppClient
 from .auth_handles import seal_session
 from .auth_input import (
     FLOW_NOT_ENABLED,

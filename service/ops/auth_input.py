@@ -11,9 +11,9 @@ import hmac
 import re
 from typing import Any
 
-from .. import errors as e
-from ..clients import AppClient
-from ..validation import StringMember
+from ..model import errors as e
+from ..model.clients import AppClient
+from ..model.validation import StringMember
 
 CLIENT_ID = StringMember(
     "ClientId", required=True, min_len=1, max_len=128, pattern=r"[\w+]+", sensitive=True

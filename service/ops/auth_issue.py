@@ -11,8 +11,9 @@ import string
 import uuid
 from typing import Any
 
-from .. import errors as e
-from .. import lua, refresh, tokens
+from ..credentials import refresh, tokens
+from ..model import errors as e
+from ..redis_io import lua
 from .auth_input import SESSION_EXPIRED
 from .auth_steps import Attempt, Steps, UserState, reset_required
 

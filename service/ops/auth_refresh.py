@@ -17,11 +17,12 @@ import hmac
 from dataclasses import replace
 from typing import Any
 
-from .. import errors as e
-from .. import lua, refresh
-from ..clients import AppClient
-from ..pools import Pool
-from ..refresh import RefreshClaims
+from ..credentials import refresh
+from ..credentials.pools import Pool
+from ..credentials.refresh import RefreshClaims
+from ..model import errors as e
+from ..model.clients import AppClient
+from ..redis_io import lua
 from .auth_input import (
     EXPIRED_REFRESH,
     FLOW_NOT_ENABLED,

@@ -9,11 +9,11 @@ import base64
 import binascii
 from typing import Any
 
-from .. import errors as e
-from .. import srp
-from ..clients import AppClient
-from ..password_policy import violation
-from ..pools import Pool
+from ..credentials import srp
+from ..credentials.pools import Pool
+from ..model import errors as e
+from ..model.clients import AppClient
+from ..model.password_policy import violation
 from .auth_handles import open_session
 from .auth_input import (
     BAD_TIMESTAMP,

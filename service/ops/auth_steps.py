@@ -9,14 +9,16 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from .. import errors as e
-from .. import lua, netrules, pool_quota
-from ..clients import AppClient
-from ..connect import Transport
-from ..keys import UserKeys, pool_bucket
-from ..pools import Pool, PoolRegistry, pools_version_reader
-from ..quotas import OPERATIONS, USER_BUCKET_FIELDS
-from ..settings import Settings
+from ..credentials.pools import Pool, PoolRegistry, pools_version_reader
+from ..model import errors as e
+from ..model.clients import AppClient
+from ..model.quotas import OPERATIONS, USER_BUCKET_FIELDS
+from ..redis_io import lua
+from ..redis_io.connect import Transport
+from ..redis_io.keys import UserKeys, pool_bucket
+from ..runtime import netrules
+from ..runtime.settings import Settings
+from ..sessions import pool_quota
 from .auth_handles import open_session, seal_session
 from .auth_input import DEVICE_KEY_RE, INVALID_SESSION, SESSION_EXPIRED, SESSION_USED
 

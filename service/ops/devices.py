@@ -8,17 +8,13 @@ from typing import Any, ClassVar
 
 import orjson
 
-from .. import errors as e
-from .. import lua, page_tokens
-from ..cache import BoundedCache
-from ..devices import user_device_object
-from ..session import Refusal, Route, TokenOperation
-from ..validation import (
-    GET_DEVICE_INPUT,
-    IntMember,
-    StringMember,
-    StructMember,
-)
+from ..model import errors as e
+from ..model import page_tokens
+from ..model.devices import user_device_object
+from ..model.validation import GET_DEVICE_INPUT, IntMember, StringMember, StructMember
+from ..redis_io import lua
+from ..sessions.cache import BoundedCache
+from ..sessions.session import Refusal, Route, TokenOperation
 
 ACCESS_TOKEN = StringMember(
     "AccessToken", required=True, pattern=r"[A-Za-z0-9-_=.]+", sensitive=True

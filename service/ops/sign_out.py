@@ -8,14 +8,16 @@ import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from .. import errors as e
-from .. import lua, pool_quota, refresh
-from ..connect import Transport
-from ..keys import UserKeys
-from ..pools import PoolRegistry
-from ..session import Refusal, Route, TokenOperation
-from ..settings import Settings
-from ..validation import StringMember, validate
+from ..credentials import refresh
+from ..credentials.pools import PoolRegistry
+from ..model import errors as e
+from ..model.validation import StringMember, validate
+from ..redis_io import lua
+from ..redis_io.connect import Transport
+from ..redis_io.keys import UserKeys
+from ..runtime.settings import Settings
+from ..sessions import pool_quota
+from ..sessions.session import Refusal, Route, TokenOperation
 from .auth_input import CLIENT_ID, CLIENT_SECRET
 from .devices import ACCESS_TOKEN
 

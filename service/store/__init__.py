@@ -16,7 +16,7 @@ from ._common import InvalidInput, StoreError, server_ms
 from .credentials import ensure_admin_credentials
 from .devices import add_device, admin_device, device_keys, user_devices
 from .ids import new_client_id, new_client_secret, new_pool_id
-from .minting import _private_key as _private_key  # service/seeding.py, bench/seed_scale.py
+from .minting import _private_key as _private_key
 from .minting import mint_refresh, signing_key, token_minter
 from .pools import (
     GENERATED_CLIENT_FLOWS,

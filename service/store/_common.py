@@ -9,9 +9,9 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
 
-from .. import admin_input
-from ..pools import text
-from ..transport import Script
+from ..credentials.pools import text
+from ..redis_io.transport import Script
+from . import admin_input
 
 StoreError = admin_input.StoreError
 InvalidInput = admin_input.InvalidInput

@@ -7,7 +7,7 @@ import string
 
 import redis.asyncio as aioredis
 
-from .. import keys
+from ..redis_io import keys
 from ._common import _decode
 from .ids import _ALNUM
 

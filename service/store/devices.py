@@ -6,8 +6,9 @@ import uuid
 
 import redis.asyncio as aioredis
 
-from .. import admin_input, keys, lua
-from ..pools import text
+from ..credentials.pools import text
+from ..redis_io import keys, lua
+from . import admin_input
 from ._common import StoreError, _decode, _flat, _run
 from .users import User
 

@@ -12,8 +12,9 @@ import redis.asyncio as aioredis
 from jose import jwk
 from jose.backends.base import Key
 
-from .. import lua, refresh, tokens
-from ..pools import Pool, pool_from_record
+from ..credentials import refresh, tokens
+from ..credentials.pools import Pool, pool_from_record
+from ..redis_io import lua
 from ._common import StoreError, _run, server_ms
 from .pools import pool_record
 from .users import User

@@ -16,10 +16,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jose import jwk
 
-from .. import admin_input, keys, lua
-from .. import jwks as jwks_doc
-from ..pools import text
-from ..settings import Settings
+from ..credentials import jwks as jwks_doc
+from ..credentials.pools import text
+from ..redis_io import keys, lua
+from ..runtime.settings import Settings
+from . import admin_input
 from ._common import StoreError, _decode, _flat, _run, _version, server_ms
 from .ids import _client_id
 

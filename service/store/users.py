@@ -8,8 +8,11 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
-from .. import admin_input, keys, lua, password_policy, srp
-from ..pools import pool_from_record
+from ..credentials import srp
+from ..credentials.pools import pool_from_record
+from ..model import password_policy
+from ..redis_io import keys, lua
+from . import admin_input
 from ._common import InvalidInput, StoreError, _decode, _flat, _run
 from .pools import pool_record
 

@@ -1,0 +1,1 @@
+"""Bulk tools over the admin store: seeding users and tokens, and the devices export and import."""
