@@ -67,6 +67,7 @@ COPY --from=builder /opt/venv /opt/venv
 # (unused when REDIS_URL is set). GRACE_S: the drain on SIGTERM; keep the orchestrator's stop
 # timeout above it (compose stop_grace_period, k8s terminationGracePeriodSeconds). DEMO=false:
 # a server should not create a demo user in the Redis it is given (the README shows the demo).
+# BUILD_REVISION: the revision label's value, for cognito_build_info (docs/metrics.md).
 ENV PATH="/opt/venv/bin:${PATH}" \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -74,7 +75,8 @@ ENV PATH="/opt/venv/bin:${PATH}" \
     PORT=9229 \
     DATA_DIR=/var/lib/cognito-device-api \
     GRACE_S=10 \
-    DEMO=false
+    DEMO=false \
+    BUILD_REVISION="${REVISION}"
 
 USER ${UID}:${UID}
 WORKDIR /var/lib/cognito-device-api

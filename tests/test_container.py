@@ -245,3 +245,8 @@ def test_image_carries_oci_labels(image: str) -> None:
     assert labels[oci + "revision"] == image.rsplit("-", 1)[1]
     assert labels[oci + "base.name"] == images.base_image()
     assert labels[oci + "base.digest"] == ""  # the local base comes from no registry
+    # The same revision is what cognito_build_info reports (BUILD_REVISION, docs/metrics.md).
+    env = json.loads(
+        images.run("image", "inspect", "--format", "{{json .Config.Env}}", image).stdout
+    )
+    assert f"BUILD_REVISION={image.rsplit('-', 1)[1]}" in env
