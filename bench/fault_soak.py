@@ -24,12 +24,11 @@ from typing import Any
 
 import aiohttp
 import psutil
-import redis
 
-from bench.procs import BenchError, Children, free_port, wait_http
+from bench.procs import Children, free_port, wait_http
+from bench.redisd import RedisProcess
 from service import store
 from service.redis_io import connect
-from service.redis_io.embedded import find_redis_server
 from service.runtime.settings import Settings
 
 TARGET = "AWSCognitoIdentityProviderService.GetDevice"
@@ -62,43 +61,6 @@ class Window:
 @dataclass
 class Plan:
     people: list[tuple[str, str, str, str]] = field(default_factory=list)  # user, pool, device, tok
-
-
-class RedisProcess:
-    """redis-server with AOF (fsync always), restartable on the same port and data dir."""
-
-    def __init__(self, children: Children, data_dir: Path) -> None:
-        self.children = children
-        self.dir = data_dir
-        self.port = free_port()
-        self.binary = find_redis_server()
-        self.proc: Any = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        args = [
-            self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
-            "--save", "", "--appendonly", "yes", "--appendfsync", "always",
-        ]  # fmt: skip
-        self.proc = self.children.start("redis", args)
-        client = redis.Redis.from_url(self.url, socket_timeout=2)
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                client.ping()
-                client.close()
-                return
-            except redis.RedisError:
-                if time.monotonic() > deadline:
-                    log = self.children.log_tail("redis")
-                    raise BenchError(f"redis did not start: {log}") from None
-                time.sleep(0.02)
-
-    def stop(self) -> None:
-        self.children.stop(self.proc, grace_s=5)
 
 
 async def _seed(url: str, settings: Settings, users: int) -> Plan:

@@ -24,7 +24,8 @@ from service.credentials import tokens
 from service.redis_io import lua
 from service.runtime.settings import Settings
 
-from .seed import _gather, _mint_many, _write
+from .minting import mint_many
+from .seed import _gather, _write
 
 STATS_BEFORE: dict[str, int] = {}
 
@@ -115,7 +116,7 @@ def seed_users(
     """Create a pool of their own, then the users and their devices; mint one token each. The
     service verifies and caches each token on its first GetDevice (`get_each`)."""
     record, users, devices, before, keys_before = asyncio.run(_create(url, settings, n))
-    minted = _mint_many(record, [(u.sub, u.username) for u in users], ttl_s)
+    minted = mint_many(record, [(u.sub, u.username) for u in users], ttl_s)
     rows = _write(out / "memory.tsv", list(zip(minted, devices, strict=True)))
     return rows, users, devices, before, keys_before
 

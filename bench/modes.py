@@ -1,5 +1,5 @@
 """What each kind of traffic is: the wrk script and its arguments, the answers it may give, the
-servers it runs on and how it is measured. `Bench.do_service` (bench/run.py) walks this table."""
+servers it runs on and how it is measured. `run_pass` (bench/passes.py) walks this table."""
 
 from __future__ import annotations
 
@@ -218,7 +218,7 @@ MODES: dict[str, Mode] = {
         frozenset({OK}),
         connections=lambda p: p.srp_connections,
     ),
-    # Run by Bench.do_soak, on a service of its own, not in a pass.
+    # Run by bench/phases.py's soak, on a service of its own, not in a pass.
     "soak": Mode(
         "soak.lua",
         lambda s, p: (str(s.soak_file), "80", "10"),

@@ -1,4 +1,5 @@
-"""The Redis under test: a redis-server on loopback (or REDIS_URL), its stats, its ceiling."""
+"""The Redis under test: a redis-server on loopback (or REDIS_URL), its stats, its ceiling; and
+the restartable one (AOF on) that the fault soak stops and starts."""
 
 from __future__ import annotations
 
@@ -156,3 +157,40 @@ def redis_benchmark_version() -> str | None:
         return None
     out = subprocess.run([binary, "--version"], capture_output=True, text=True, check=False)
     return out.stdout.strip() or None
+
+
+class RedisProcess:
+    """redis-server with AOF (fsync always), restartable on the same port and data dir."""
+
+    def __init__(self, children: Children, data_dir: Path) -> None:
+        self.children = children
+        self.dir = data_dir
+        self.port = free_port()
+        self.binary = find_redis_server()
+        self.proc: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        args = [
+            self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
+            "--save", "", "--appendonly", "yes", "--appendfsync", "always",
+        ]  # fmt: skip
+        self.proc = self.children.start("redis", args)
+        client = redis.Redis.from_url(self.url, socket_timeout=2)
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                client.ping()
+                client.close()
+                return
+            except redis.RedisError:
+                if time.monotonic() > deadline:
+                    log = self.children.log_tail("redis")
+                    raise BenchError(f"redis did not start: {log}") from None
+                time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.children.stop(self.proc, grace_s=5)

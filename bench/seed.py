@@ -7,36 +7,27 @@ Writes tab-separated files that the wrk scripts load: one request's token and de
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
 import secrets
 import time
 import uuid
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-import orjson
 import redis.asyncio as aioredis
-from jose import jwk
-from jose.backends.base import Key
 
 from service import store
 from service.cli import mint_token
 from service.credentials import tokens
-from service.credentials.pools import Pool, pool_from_record
+from service.credentials.pools import pool_from_record
 from service.model.devices import device_from_hash, get_device_response
-from service.redis_io import lua
 from service.runtime.settings import Settings
-from service.sessions.session import Route
+
+from . import minting
 
 CONCURRENCY = 32  # admin commands in flight while seeding
 SIGNIN_PASSWORD = "Bench-passw0rd!"  # every sign-in user's (meets the policy)
-MINT_CHUNK = 500
-PRIME_BATCH = 1000  # scripts per pipeline when priming the claims cache
 
 
 @dataclass(frozen=True)
@@ -219,85 +210,6 @@ async def _signin_users(r: aioredis.Redis, pool_id: str, n: int, out: Path) -> P
     return _write(out / "signin.tsv", await _gather([one(i) for i in range(n)]))
 
 
-def _payload(token: str) -> dict[str, Any]:
-    part = token.split(".")[1]
-    return dict(orjson.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))))
-
-
-async def _prime(
-    url: str, settings: Settings, record: dict[str, str], rows: list[tuple[str, ...]]
-) -> None:
-    """Cache the verified claims of each (token, device) row as the service does on a cache
-    miss: the operation's own script (get_device.lua) with store=1 and the token's claims (the
-    bench minted every token, so they need no verifying here), under the keys the service's
-    Route gives. Then even 40,000 tokens are warm at once, without 40,000 RS256 checks."""
-    pool = pool_from_record(record)
-    script = lua.GET_DEVICE
-    max_ttl_ms = settings.claims_cache_max_ttl_s * 1000
-    r = aioredis.Redis.from_url(url, socket_timeout=30)
-    try:
-        await r.script_load(script.source)
-        for i in range(0, len(rows), PRIME_BATCH):
-            pipe = r.pipeline(transaction=False)
-            for row in rows[i : i + PRIME_BATCH]:
-                token, device = row[0], (row[1] if len(row) > 1 else f"{pool.region}_none")
-                c = _payload(token)
-                route = Route(pool, c["username"], token, 0)
-                script_keys = (*route.session_keys, route.user_keys.device(device))
-                # TokenStep.run's layout: no bucket, skew, store=1, the claims, max ttl.
-                args = ("", 0, 0, route.skew_ms, 1, c["exp"], c["iat"], c["origin_jti"], c["sub"])
-                pipe.evalsha(script.sha, len(script_keys), *script_keys, *args, max_ttl_ms)
-            for reply in await pipe.execute():
-                if reply[0] not in (b"OK", b"NO_DEVICE"):
-                    raise RuntimeError(f"priming the claims cache: {reply!r}")
-    finally:
-        await r.aclose()
-
-
-# -- cold tokens: RS256 signing is ~0.7 ms each, so they are minted on every core ----------
-_MINTER: tuple[Pool, str, Key] | None = None
-
-
-def _init_minter(record: dict[str, str]) -> None:
-    global _MINTER
-    key = jwk.construct(record["private_pem"], "RS256")
-    _MINTER = (pool_from_record(record), record["kid"], key)
-
-
-def _mint(chunk: list[tuple[str, str]], ttl_s: int) -> list[str]:
-    assert _MINTER is not None
-    pool, kid, key = _MINTER
-    client_id = sorted(pool.clients)[0]
-    return [
-        tokens.issue(
-            pool=pool,
-            signing_kid=kid,
-            signing_key=key,
-            sub=sub,
-            username=name,
-            client_id=client_id,
-            ttl_s=ttl_s,
-        )
-        for sub, name in chunk
-    ]
-
-
-def _mint_many(record: dict[str, str], subjects: list[tuple[str, str]], ttl_s: int) -> list[str]:
-    """An access token for each (sub, username), on every core."""
-    chunks = [subjects[i : i + MINT_CHUNK] for i in range(0, len(subjects), MINT_CHUNK)]
-    minted: list[str] = []
-    if chunks:
-        with ProcessPoolExecutor(
-            max_workers=min(os.cpu_count() or 1, len(chunks)),
-            mp_context=get_context("spawn"),
-            initializer=_init_minter,
-            initargs=(record,),
-        ) as pool:
-            for batch in pool.map(_mint, chunks, [ttl_s] * len(chunks)):
-                minted.extend(batch)
-    return minted
-
-
 def seed(
     url: str,
     settings: Settings,
@@ -320,7 +232,7 @@ def seed(
     scale_owners = [i % len(user_list) for i in range(extra.scale_tokens)]
     subjects = [(user_list[i].sub, user_list[i].username) for i in cold_owners + scale_owners]
     subjects += [(u.sub, u.username) for u in throwaway]
-    minted = _mint_many(record, subjects, ttl_s)
+    minted = minting.mint_many(record, subjects, ttl_s)
     cold_tokens = minted[:cold]
     scale_tokens = minted[cold : cold + len(scale_owners)]
     gone_tokens = minted[cold + len(scale_owners) :]
@@ -342,7 +254,7 @@ def seed(
     if gone_tokens:
         result.signout_file = _write(out / "signout.tsv", [(t,) for t in gone_tokens])
         primed += [(t,) for t in gone_tokens]
-    asyncio.run(_prime(url, settings, record, primed))
+    asyncio.run(minting.prime(url, settings, record, primed))
     result.seconds = round(time.monotonic() - started, 2)
     return result
 
