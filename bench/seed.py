@@ -31,7 +31,7 @@ from service.credentials.pools import Pool, pool_from_record
 from service.model.devices import device_from_hash, get_device_response
 from service.redis_io import lua
 from service.runtime.settings import Settings
-from service.sessions.session import Route
+from service.sessions.routes import Route
 
 CONCURRENCY = 32  # admin commands in flight while seeding
 SIGNIN_PASSWORD = "Bench-passw0rd!"  # every sign-in user's (meets the policy)
