@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from importlib import resources
 
-from .transport import Script
+from .script import Script
 
 
 def _read(name: str) -> str:

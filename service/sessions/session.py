@@ -18,7 +18,7 @@ from ..model import errors as e
 from ..model.quotas import OPERATIONS, USER_BUCKET_FIELDS
 from ..model.validation import Member, validate
 from ..redis_io.connect import Transport
-from ..redis_io.transport import Script
+from ..redis_io.script import Script
 from ..runtime import metrics
 from ..runtime.settings import Settings
 from . import pool_quota
