@@ -27,7 +27,7 @@ from jose.backends.base import Key
 from service import store
 from service.cli import mint_token
 from service.credentials import tokens
-from service.credentials.pools import Pool, pool_from_record
+from service.credentials.pool import Pool, pool_from_record
 from service.model.devices import device_from_hash, get_device_response
 from service.redis_io import lua
 from service.runtime.settings import Settings

@@ -35,7 +35,7 @@ import orjson
 from service import store
 from service.bulk import seed_chunk, seed_plan, seeding
 from service.credentials import tokens
-from service.credentials.pools import pool_from_record
+from service.credentials.pool import pool_from_record
 from service.redis_io import connect
 from service.runtime.settings import Settings
 

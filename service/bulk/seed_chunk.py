@@ -19,7 +19,7 @@ from redis.exceptions import NoScriptError
 
 from .. import store
 from ..credentials import refresh, tokens
-from ..credentials.pools import Pool, pool_from_record, text
+from ..credentials.pool import Pool, pool_from_record, text
 from ..redis_io import keys, lua
 from ..redis_io.cluster import is_cluster, parse_cluster_url
 from .seed_plan import COLUMNS, SeedPlan

@@ -8,7 +8,8 @@ import random
 from typing import Any
 
 from ..credentials import tokens
-from ..credentials.pools import Pool, PoolRegistry
+from ..credentials.pool import Pool
+from ..credentials.pools import PoolRegistry
 from ..redis_io.keys import UserKeys
 from .cache import BoundedCache
 from .peek import Hints, locate

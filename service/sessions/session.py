@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from ..credentials import tokens
-from ..credentials.pools import Pool, PoolRegistry, pools_version_reader
+from ..credentials.pool import Pool
+from ..credentials.pools import PoolRegistry, pools_version_reader
 from ..model import errors as e
 from ..model.quotas import OPERATIONS, USER_BUCKET_FIELDS
 from ..model.validation import Member, validate

@@ -9,7 +9,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
 
-from ..credentials.pools import text
+from ..credentials.pool import text
 from ..redis_io.script import Script
 from . import admin_input
 
