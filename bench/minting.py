@@ -15,10 +15,10 @@ from jose import jwk
 from jose.backends.base import Key
 
 from service.credentials import tokens
-from service.credentials.pools import Pool, pool_from_record
+from service.credentials.pool import Pool, pool_from_record
 from service.redis_io import lua
 from service.runtime.settings import Settings
-from service.sessions.session import Route
+from service.sessions.routes import Route
 
 MINT_CHUNK = 500
 PRIME_BATCH = 1000  # scripts per pipeline when priming the claims cache

@@ -20,7 +20,7 @@ import redis.asyncio as aioredis
 from service import store
 from service.cli import mint_token
 from service.credentials import tokens
-from service.credentials.pools import pool_from_record
+from service.credentials.pool import pool_from_record
 from service.model.devices import device_from_hash, get_device_response
 from service.runtime.settings import Settings
 

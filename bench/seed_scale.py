@@ -7,7 +7,7 @@ On a fresh redis-server of its own (loopback, no persistence), in one run:
 1. RS256 signing alone, one core: tokens.issue in a loop for 2 s (what minting can reach per
    core).
 2. The Redis ceiling for the same writes: seed_user.lua for every user, pipelined in the
-   seeder's chunks from one connection, with no token minting (service.bulk.seeding's own write
+   seeder's chunks from one connection, with no token minting (service.bulk.seed_chunk's own write
    path, on another prefix so it creates every user too).
 3. The command itself, as a subprocess: `python -m service seed --users N --devices K --tokens
    --out FILE`, timed from start to exit (interpreter start-up and process pool included).
@@ -33,9 +33,9 @@ from typing import Any
 import orjson
 
 from service import store
-from service.bulk import seeding
+from service.bulk import seed_chunk, seed_plan, seeding
 from service.credentials import tokens
-from service.credentials.pools import pool_from_record
+from service.credentials.pool import pool_from_record
 from service.redis_io import connect
 from service.runtime.settings import Settings
 
@@ -65,14 +65,14 @@ def signing_rate(record: dict[str, str], seconds: float = 2.0) -> float:
 def redis_ceiling(url: str, record: dict[str, str], users: int, devices: int) -> float:
     """Users per second that seed_user.lua reaches, pipelined in the seeder's chunks, with
     nothing else to do."""
-    plan = seeding.SeedPlan(url, record["id"], "ceiling", users, devices, tokens=True)
-    seeding._init(replace(plan, tokens=False), record, 0.0)
-    worker = seeding._WORKER
+    plan = seed_plan.SeedPlan(url, record["id"], "ceiling", users, devices, tokens=True)
+    seed_chunk.init(replace(plan, tokens=False), record, 0.0)
+    worker = seed_chunk.WORKER
     assert worker is not None
     worker.plan = plan  # the same writes as a seed with tokens (a refresh token's origin_jti)
     started = time.perf_counter()
     for first, count in seeding._chunks(users):
-        seeding._write_users(worker, first, count)
+        seed_chunk.write_users(worker, first, count)
     return users / (time.perf_counter() - started)
 
 

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from service.credentials import srp, tokens
-from service.credentials.pools import Pool
+from service.credentials.pool import Pool
 
 
 def _ms(fn: Callable[[], object], seconds: float) -> float:

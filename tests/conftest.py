@@ -214,7 +214,7 @@ class LiveServer:
         await runner.setup()
         host = self.settings.host
         if ":" in host:
-            # As service/http/server.py binds an IPv6 host: dual-stack (Linux's default), so IPv4
+            # As service/http/worker.py binds an IPv6 host: dual-stack (Linux's default), so IPv4
             # clients arrive as ::ffff:a.b.c.d.
             sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)

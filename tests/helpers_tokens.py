@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.hashes import SHA256
 from jose import jwk
 
 from service.credentials import tokens
-from service.credentials.pools import Pool
+from service.credentials.pool import Pool
 from service.redis_io import keys
 
 TARGET_PREFIX = "AWSCognitoIdentityProviderService."

@@ -239,7 +239,7 @@ def _model_members(operation: str) -> set[str]:
 
 
 def test_kept_members_are_the_models() -> None:
-    from service.ops.admin_clients import CREATE_CLIENT, KEPT_MEMBERS
+    from service.ops.admin_client_body import CREATE_CLIENT, KEPT_MEMBERS
     from service.ops.admin_pools import POOL_MEMBERS
 
     assert _model_members("CreateUserPool") - {"PoolName"} == POOL_MEMBERS

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from service import store
 from service.credentials import refresh
-from service.credentials.pools import Pool, pool_from_record
+from service.credentials.pool import Pool, pool_from_record
 from service.redis_io import keys
 from tests.auth_helpers import ALL_FLOWS, PASSWORD, set_clients, user_with_password
 from tests.conftest import Admin, client_error

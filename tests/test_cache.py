@@ -7,9 +7,10 @@ import dataclasses
 import random
 from typing import Any
 
-from service.credentials.pools import Pool, PoolRegistry
+from service.credentials.pool import Pool
+from service.credentials.pools import PoolRegistry
 from service.sessions.cache import BoundedCache
-from service.sessions.session import Route, RouteCache
+from service.sessions.routes import Route, RouteCache
 from tests.helpers_tokens import issue, new_jose_keys
 
 

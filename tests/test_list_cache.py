@@ -19,7 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from service import store
-from service.bulk import devices_io, seeding
+from service.bulk import devices_io, seed_plan, seeding
 from service.http.app import API
 from service.ops import devices as device_ops
 from tests.auth_helpers import PASSWORD, default_client, user_with_password
@@ -241,7 +241,7 @@ def test_seeding_more_devices_for_a_seeded_user(
     live: LiveServer, cognito: Any, admin: Admin
 ) -> None:
     def seed(devices: int) -> None:
-        plan = seeding.SeedPlan(admin.url, POOL, "seed", users=1, devices=devices)
+        plan = seed_plan.SeedPlan(admin.url, POOL, "seed", users=1, devices=devices)
         admin.run(lambda r: seeding.seed(r, plan, io.BytesIO(), workers=1, progress=False))
 
     seed(1)

@@ -13,7 +13,8 @@ from typing import Any
 import orjson
 import pytest
 
-from service.credentials.pools import Pool, PoolRegistry, token_header
+from service.credentials.pool import Pool, token_header
+from service.credentials.pools import PoolRegistry
 from service.sessions.peek import Hints, locate, peek
 from tests.helpers_tokens import b64url, b64url_decode, issue, new_jose_keys
 

@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 from redis.crc import key_slot
 
 from service import store
-from service.credentials.pools import text
+from service.credentials.pool import text
 from service.redis_io import connect, keys
 from service.runtime.settings import Settings
 from tests.conftest import Admin, LiveServer

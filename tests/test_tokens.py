@@ -23,7 +23,8 @@ from jose import jwk
 
 from service import store
 from service.credentials import tokens
-from service.credentials.pools import Pool, PoolRegistry
+from service.credentials.pool import Pool
+from service.credentials.pools import PoolRegistry
 from service.model.errors import NotAuthorizedException
 from service.redis_io import keys
 from service.runtime.settings import Settings

@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 from tqdm import tqdm
 
 from .. import store
-from ..credentials.pools import text
+from ..credentials.pool import text
 from ..model.devices import device_from_hash
 from ..redis_io import keys, lua
 from ..runtime.settings import Settings

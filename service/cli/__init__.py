@@ -18,7 +18,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from .. import store
-from ..bulk import seeding
+from ..bulk import seed_plan
 from ..redis_io import connect, embedded
 from ..runtime.settings import Settings, SettingsError
 from .admin import (
@@ -184,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--tokens", action="store_true", help="mint an access and a refresh token each")
     c.add_argument("--ttl", type=int, default=3600, help="access tokens' lifetime, 1 to 86400 s")
     c.add_argument("--out", metavar="FILE", help="write the lines here (default: stdout)")
-    c.add_argument("--format", choices=seeding.FORMATS, default="jsonl")
+    c.add_argument("--format", choices=seed_plan.FORMATS, default="jsonl")
     c.add_argument("--workers", type=int, help="processes minting tokens (default: cores + 1)")
     c.set_defaults(run=seed)
 

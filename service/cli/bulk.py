@@ -9,14 +9,14 @@ import sys
 import redis.asyncio as aioredis
 
 from .. import store
-from ..bulk import devices_io, seeding
+from ..bulk import devices_io, seed_plan, seeding
 from ..redis_io import embedded
 from ..runtime.settings import Settings
 from .common import emit, pool_id_arg
 
 
 async def seed(args: argparse.Namespace, settings: Settings, r: aioredis.Redis) -> None:
-    plan = seeding.SeedPlan(
+    plan = seed_plan.SeedPlan(
         redis_url=await asyncio.to_thread(embedded.redis_url, settings),
         pool_id=pool_id_arg(args, settings),
         prefix=args.prefix,

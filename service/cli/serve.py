@@ -22,7 +22,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from .. import store
-from ..credentials.pools import text
+from ..credentials.pool import text
 from ..http import logs
 from ..model import clients
 from ..redis_io import connect, embedded

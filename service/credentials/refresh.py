@@ -19,7 +19,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..model import b64url
-from .pools import Pool
+from .pool import Pool
 
 _HEADER_TEXT = b64url.encode(orjson.dumps({"cty": "JWT", "enc": "A256GCM", "alg": "RSA-OAEP"}))
 _HEADER = _HEADER_TEXT.encode()  # also the sealed part's associated data

@@ -17,7 +17,8 @@ from jose.backends.base import Key
 
 from ..model import b64url
 from ..model.errors import EXPIRED_TOKEN, INVALID_TOKEN, MISSING_SCOPE, NotAuthorizedException
-from .pools import Pool, PoolRegistry, token_header
+from .pool import Pool, token_header
+from .pools import PoolRegistry
 
 ADMIN_SCOPE = "aws.cognito.signin.user.admin"
 ALGORITHMS = ["RS256"]

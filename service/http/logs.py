@@ -12,7 +12,7 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
 from ..runtime import netrules
-from ..runtime.settings import Network
+from ..runtime.setting_casts import Network
 from .answer import Answer
 
 REQUEST_ID = "request_id"

@@ -23,7 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from ..redis_io.pipe import Pipe
-from ..redis_io.transport import Arg, Script
+from ..redis_io.script import Arg, Script
 from ..runtime.settings import Settings
 from . import protocol
 from .api import Api

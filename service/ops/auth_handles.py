@@ -14,7 +14,7 @@ import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ..credentials.pools import Pool
+from ..credentials.pool import Pool
 
 
 def _session_cipher(pool: Pool) -> AESGCM:

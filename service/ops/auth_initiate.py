@@ -9,7 +9,7 @@ import secrets
 from typing import Any
 
 from ..credentials import srp
-from ..credentials.pools import Pool
+from ..credentials.pool import Pool
 from ..model import errors as e
 from ..model.clients import AppClient
 from .auth_handles import seal_session

@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..credentials import refresh
-from ..credentials.pools import Pool
+from ..credentials.pool import Pool
 from ..credentials.refresh import RefreshClaims
 from ..model import errors as e
 from ..model.clients import AppClient

@@ -10,7 +10,7 @@ import binascii
 from typing import Any
 
 from ..credentials import srp
-from ..credentials.pools import Pool
+from ..credentials.pool import Pool
 from ..model import errors as e
 from ..model.clients import AppClient
 from ..model.password_policy import violation

@@ -9,7 +9,8 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from ..credentials.pools import Pool, PoolRegistry, pools_version_reader
+from ..credentials.pool import Pool
+from ..credentials.pools import PoolRegistry, pools_version_reader
 from ..model import errors as e
 from ..model.clients import AppClient
 from ..model.quotas import OPERATIONS, USER_BUCKET_FIELDS

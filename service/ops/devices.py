@@ -14,7 +14,8 @@ from ..model.devices import user_device_object
 from ..model.validation import GET_DEVICE_INPUT, IntMember, StringMember, StructMember
 from ..redis_io import lua
 from ..sessions.cache import BoundedCache
-from ..sessions.session import Refusal, Route, TokenOperation
+from ..sessions.routes import Route
+from ..sessions.session import Refusal, TokenOperation
 
 ACCESS_TOKEN = StringMember(
     "AccessToken", required=True, pattern=r"[A-Za-z0-9-_=.]+", sensitive=True

@@ -17,7 +17,8 @@ from ..redis_io.connect import Transport
 from ..redis_io.keys import UserKeys
 from ..runtime.settings import Settings
 from ..sessions import pool_quota
-from ..sessions.session import Refusal, Route, TokenOperation
+from ..sessions.routes import Route
+from ..sessions.session import Refusal, TokenOperation
 from .auth_input import CLIENT_ID, CLIENT_SECRET
 from .devices import ACCESS_TOKEN
 

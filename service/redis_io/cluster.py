@@ -33,7 +33,8 @@ from .redis_errors import (
     RedisUnavailable,
     TryAgainError,
 )
-from .transport import Arg, RedisPipe, Script
+from .script import Arg, Script
+from .transport import RedisPipe
 
 # Named as before the move into layers (issue 23): log filters and tests match the name.
 log = logging.getLogger("service.cluster")

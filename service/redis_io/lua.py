@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from importlib import resources
 
-from .transport import Script
+from .script import Script
 
 
 def _read(name: str) -> str:
@@ -63,7 +63,7 @@ DELETE_USER = load("delete_user", "_devices")
 ADD_DEVICE = load("add_device", "_devices")
 REVOKE_ORIGIN = load("revoke_origin")
 ISSUE_REFRESH = load("issue_refresh")
-# The seeder's one write per user (service/bulk/seeding.py) and the device importer's per device
+# The seeder's one write per user (service/bulk/seed_chunk.py) and the device importer's per device
 # (service/bulk/devices_import.py).
 SEED_USER = load("seed_user", "_devices")
 IMPORT_DEVICE = load("import_device", "_devices")

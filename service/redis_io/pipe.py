@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from .transport import Arg, Script
+from .script import Arg, Script
 
 
 class Pipe(Protocol):

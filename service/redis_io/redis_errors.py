@@ -1,7 +1,7 @@
 """What can go wrong talking to Redis on the hot path, as types.
 
 Error replies are typed once, where the transport hands replies to their waiters
-(`transport._Protocol.data_received` calls `reply_error`), so callers match on a class, never on
+(`resp.RedisProtocol.data_received` calls `reply_error`), so callers match on a class, never on
 the text: a script reloads on `NoScriptError`, the cluster pipe follows `MovedError` and
 `AskError` and backs off on `TryAgainError` and `ClusterDownError`. redis-py does the same where
 it reads replies.

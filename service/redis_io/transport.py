@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import socket
-from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import hiredis
@@ -35,138 +33,27 @@ from .redis_errors import (
     RedisReplyError,
     RedisTimeout,
     RedisUnavailable,
-    reply_error,
 )
+from .resp import RedisProtocol
+from .script import Arg, Script
 
 # The errors are defined in redis_errors.py and importable from here too.
 __all__ = [
-    "Arg",
     "NoScriptError",
     "RedisOverloaded",
     "RedisPipe",
     "RedisReplyError",
     "RedisUnavailable",
-    "Script",
 ]
 
 # Named as before the move into layers (issue 23): log filters and tests match the name.
 log = logging.getLogger("service.transport")
-
-Arg = str | bytes | int | float
-
-
-class _Protocol(asyncio.Protocol):
-    def __init__(self, on_lost: Any) -> None:
-        self.reader = hiredis.Reader(replyError=RedisReplyError)
-        # (future, deadline) in the order the commands were written.
-        self.waiters: deque[tuple[asyncio.Future[Any], float]] = deque()
-        self.transport: asyncio.Transport | None = None
-        self._wbuf: list[bytes] = []
-        self._on_lost = on_lost
-        self.closed = False
-        # The loop the connection lives on, kept: asyncio.get_running_loop() makes a getpid()
-        # system call each time (CPython checks for a fork), and this runs on every command.
-        self.loop = asyncio.get_running_loop()
-        self.gone = self.loop.create_future()  # set once the socket is closed
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # uvloop's transports implement asyncio.Transport without subclassing it.
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        self.reader.feed(data)
-        waiters = self.waiters
-        while True:
-            try:
-                reply = self.reader.gets()
-            except hiredis.ProtocolError as exc:
-                self.abort(RedisUnavailable(f"protocol error: {exc}"))
-                return
-            if reply is False:
-                return
-            if not waiters:
-                # A reply nobody asked for means the stream is out of step: never guess.
-                self.abort(RedisUnavailable("unexpected reply"))
-                return
-            fut, _ = waiters.popleft()
-            if fut.done():
-                continue  # cancelled by its caller: drop the reply, stay in step
-            if isinstance(reply, RedisReplyError):
-                # Typed here, once (NOSCRIPT, MOVED, ASK, ...): callers match on classes.
-                fut.set_exception(reply_error(reply))
-            else:
-                fut.set_result(reply)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        if not self.gone.done():
-            self.gone.set_result(None)
-        self._fail_all(RedisUnavailable(f"connection lost: {exc or 'closed'}"))
-        self._on_lost(self)
-
-    def _fail_all(self, exc: Exception) -> None:
-        while self.waiters:
-            fut, _ = self.waiters.popleft()
-            if not fut.done():
-                fut.set_exception(exc)
-
-    def abort(self, exc: Exception) -> None:
-        self.closed = True
-        self._fail_all(exc)
-        if self.transport is not None:
-            self.transport.abort()
-
-    def send(self, packed: bytes, fut: asyncio.Future[Any], deadline: float) -> None:
-        if self.closed:
-            # Closed between the caller's check and now (the server hung up just after the
-            # connect: a TLS client certificate refused, maxclients): no reply will ever come,
-            # and the sweeper watches only the current connection, so a waiter queued here would
-            # wait forever (seen: worker start hung, and SIGTERM with it).
-            fut.set_exception(RedisUnavailable("connection closed"))
-            return
-        if not self._wbuf:
-            self.loop.call_soon(self._flush)
-        self._wbuf.append(packed)
-        self.waiters.append((fut, deadline))
-
-    def _flush(self) -> None:
-        buf, self._wbuf = self._wbuf, []
-        if self.transport is not None and not self.closed and buf:
-            self.transport.write(b"".join(buf))
 
 
 def _retrieve(task: asyncio.Task[Any]) -> None:
     # Mark a failed connect's exception as seen even when every waiter has gone away.
     if not task.cancelled():
         task.exception()
-
-
-# Sends one command and returns its reply: RedisPipe.execute, or execute_asking.
-Send = Callable[..., Awaitable[Any]]
-
-
-class Script:
-    """A Lua script from service/redis_io/scripts, known by its SHA1, that reloads itself on
-    NOSCRIPT."""
-
-    __slots__ = ("name", "sha", "source")
-
-    def __init__(self, name: str, source: str) -> None:
-        self.name = name
-        self.source = source
-        self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
-
-    async def run(self, send: Send, keys: Sequence[str], args: Sequence[Arg]) -> Any:
-        """EVALSHA through `send`, loading the script first if Redis has lost it."""
-        try:
-            return await send("EVALSHA", self.sha, len(keys), *keys, *args)
-        except NoScriptError:
-            return await self.reload(send, keys, args)
-
-    async def reload(self, send: Send, keys: Sequence[str], args: Sequence[Arg]) -> Any:
-        """After NOSCRIPT (a restart, SCRIPT FLUSH, a node that never had it): load, run again."""
-        await send("SCRIPT", "LOAD", self.source)
-        return await send("EVALSHA", self.sha, len(keys), *keys, *args)
 
 
 class RedisPipe:
@@ -178,18 +65,18 @@ class RedisPipe:
         self._ssl = redis_tls.context(self._params)
         self._timeout_s = timeout_s
         self._max_inflight = max_inflight
-        self._proto: _Protocol | None = None
-        self._connecting: asyncio.Task[_Protocol] | None = None
+        self._proto: RedisProtocol | None = None
+        self._connecting: asyncio.Task[RedisProtocol] | None = None
         self._last_failure = -1e9
         self._sweeper: asyncio.Task[None] | None = None
         self._closing = False
 
     # -- connection management -----------------------------------------------------------
-    async def _open(self) -> _Protocol:
+    async def _open(self) -> RedisProtocol:
         loop = asyncio.get_running_loop()
         params: dict[str, Any] = dict(self._params)
         cls = params.get("connection_class")
-        proto = _Protocol(self._lost)
+        proto = RedisProtocol(self._lost)
         if cls is UnixDomainSocketConnection:
             await loop.create_unix_connection(lambda: proto, params["path"])
         else:
@@ -220,7 +107,7 @@ class RedisPipe:
             raise
         return proto
 
-    async def _connect(self) -> _Protocol:
+    async def _connect(self) -> RedisProtocol:
         proto = self._proto
         if proto is not None and not proto.closed:
             return proto
@@ -237,7 +124,7 @@ class RedisPipe:
             self._connecting.add_done_callback(_retrieve)
         return await asyncio.shield(self._connecting)
 
-    async def _establish(self) -> _Protocol:
+    async def _establish(self) -> RedisProtocol:
         loop = asyncio.get_running_loop()
         try:
             proto = await asyncio.wait_for(self._open(), self._timeout_s)
@@ -251,7 +138,7 @@ class RedisPipe:
             self._sweeper = loop.create_task(self._sweep())
         return proto
 
-    def _lost(self, proto: _Protocol) -> None:
+    def _lost(self, proto: RedisProtocol) -> None:
         if self._proto is proto:
             self._proto = None
 
@@ -285,14 +172,14 @@ class RedisPipe:
                 await asyncio.wait_for(asyncio.shield(proto.gone), 1.0)
 
     # -- commands ------------------------------------------------------------------------
-    def _send(self, proto: _Protocol, args: Sequence[Arg]) -> asyncio.Future[Any]:
+    def _send(self, proto: RedisProtocol, args: Sequence[Arg]) -> asyncio.Future[Any]:
         loop = proto.loop
         fut: asyncio.Future[Any] = loop.create_future()
         packed: bytes = hiredis.pack_command(tuple(args))  # type: ignore[arg-type]
         proto.send(packed, fut, loop.time() + self._timeout_s)
         return fut
 
-    async def _call_on(self, proto: _Protocol, args: Sequence[Arg]) -> Any:
+    async def _call_on(self, proto: RedisProtocol, args: Sequence[Arg]) -> Any:
         return await self._send(proto, args)
 
     async def execute(self, *args: Arg) -> Any:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from .settings import Network
+from .setting_casts import Network
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 # The request being answered, for operations that record who called (sign-in's last_ip_used);

@@ -21,7 +21,8 @@ from typing import Generic, TypeVar
 
 import orjson
 
-from ..credentials.pools import Pool, PoolRegistry
+from ..credentials.pool import Pool
+from ..credentials.pools import PoolRegistry
 from .cache import BoundedCache
 
 V = TypeVar("V")

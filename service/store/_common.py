@@ -9,8 +9,8 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
 
-from ..credentials.pools import text
-from ..redis_io.transport import Script
+from ..credentials.pool import text
+from ..redis_io.script import Script
 from . import admin_input
 
 StoreError = admin_input.StoreError

@@ -13,7 +13,7 @@ import unicodedata
 from urllib.parse import urlsplit
 
 from ..credentials import jwks
-from ..credentials.pools import POOL_ID_MAX, POOL_ID_RE
+from ..credentials.pool import POOL_ID_MAX, POOL_ID_RE
 
 # Cognito's UserStatusType, in the model's order.
 USER_STATUSES = (

@@ -6,7 +6,7 @@ import uuid
 
 import redis.asyncio as aioredis
 
-from ..credentials.pools import text
+from ..credentials.pool import text
 from ..redis_io import keys, lua
 from . import admin_input
 from ._common import StoreError, _decode, _flat, _run

@@ -13,7 +13,7 @@ from jose import jwk
 from jose.backends.base import Key
 
 from ..credentials import refresh, tokens
-from ..credentials.pools import Pool, pool_from_record
+from ..credentials.pool import Pool, pool_from_record
 from ..redis_io import lua
 from ._common import StoreError, _run, server_ms
 from .pools import pool_record

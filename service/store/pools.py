@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jose import jwk
 
 from ..credentials import jwks as jwks_doc
-from ..credentials.pools import text
+from ..credentials.pool import text
 from ..redis_io import keys, lua
 from ..runtime.settings import Settings
 from . import admin_input

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 
 from ..credentials import srp
-from ..credentials.pools import pool_from_record
+from ..credentials.pool import pool_from_record
 from ..model import password_policy
 from ..redis_io import keys, lua
 from . import admin_input
