@@ -24,7 +24,7 @@ PIPES: dict[str, Callable[[str, float, int], Pipe]] = {
     **dict.fromkeys(CLUSTER_SCHEMES, ClusterPipe.from_url),
 }
 
-# The name service/operations.py knows the hot-path pipe by.
+# The name the operations (service/ops/) know the hot-path pipe by.
 Transport = Pipe
 
 
