@@ -1,7 +1,8 @@
 """Model-based: random sequences of admin writes (service.store) against the real Redis, with
 GetDevice over real HTTP in between, each answer checked exactly against an in-memory model.
 
-The model is docs/errors.md's table and the order of checks in service/sessions/session.py:
+The model is docs/errors.md's table and the order of checks in the token step
+(service/sessions/session.py and _session.lua):
 token (a recreated pool has a new key), pool (deleted, device tracking), user (a recreated
 user has a new sub), revocation (sign-out or disable cut-off, origin_jti), enabled, status,
 device. Sign-out cut-offs are compared as get_device.lua does (`iat * 1000 <= signed_out_ms`),
