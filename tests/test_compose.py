@@ -225,6 +225,7 @@ def test_compose_stack_answers_get_device_through_nginx(stack: Stack) -> None:
     with pytest.raises(urllib.error.HTTPError) as hidden:
         urllib.request.urlopen(f"{url}/readyz", timeout=5)
     assert hidden.value.code == 404
+    hidden.value.close()  # its socket, else a ResourceWarning fails a later test at GC time
     # Redis runs under a memory cap, so that noeviction refuses writes rather than grow.
     redis = stack.container("redis")
     maxmemory = images.run("exec", redis, "redis-cli", "config", "get", "maxmemory").stdout

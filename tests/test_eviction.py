@@ -32,7 +32,8 @@ def readyz(server: LiveServer) -> tuple[int, dict[str, object]]:
         with urllib.request.urlopen(f"{server.url}/readyz", timeout=5) as resp:
             return resp.status, orjson.loads(resp.read())
     except urllib.error.HTTPError as exc:
-        return exc.code, orjson.loads(exc.read())
+        with exc:  # closes its socket
+            return exc.code, orjson.loads(exc.read())
 
 
 def refusal(url: str) -> str:
