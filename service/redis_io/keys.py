@@ -1,6 +1,6 @@
 """Every Redis key the service uses, built here and nowhere else.
 
-Layout (documented in the README, because other systems may write devices into it):
+Layout (documented in docs/data-model.md, because other systems may write devices into it):
 
     cgd:{pools}:ids                    SET   ids of every pool, deleted ones included
     cgd:{pools}:version                STR   a new random value on every pool change; workers reload

@@ -29,9 +29,9 @@ def setting(
 ) -> Any:
     """A Settings field read from `env` with `cast` (which raises ValueError on a bad value).
 
-    `doc` is the setting's meaning and `shown` its default as README.md's settings table gives
+    `doc` is the setting's meaning and `shown` its default as docs/settings.md's table gives
     them (`shown` only where the default is not a value one would write, such as an empty URL
-    that means "computed"); tests/test_settings.py checks the table against these.
+    that means "computed"); tests/test_docs.py checks the table against these.
     """
     metadata = {"env": env, "cast": cast, "doc": doc, "shown": shown}
     return field(default=default, default_factory=factory, metadata=metadata)

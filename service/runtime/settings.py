@@ -308,7 +308,7 @@ class Settings:
 
 
 # Every setting, in declaration order: a new one is one `setting(...)` field on Settings (and
-# its row in README.md's table, which tests/test_settings.py checks).
+# its row in docs/settings.md's table, which tests/test_docs.py checks).
 SPEC: tuple[Setting, ...] = tuple(declared(f) for f in fields(Settings))
 
 # The environment variable behind each field, for docs and error messages.

@@ -4,7 +4,7 @@ Only a hint: nothing read here is trusted. A warm call needs the exact token (by
 have been verified and stored at the place found here; a wrong place is a cache miss, which
 leads to full verification and to the place the verified claims name. So a cheaper way of
 reading the same hint is always safe, and this one runs on every miss of the worker's
-token -> route cache (at scale, most requests: ROUTE_CACHE_SIZE in the README).
+token -> route cache (at scale, most requests: ROUTE_CACHE_SIZE in docs/settings.md).
 
 Cognito's access tokens (and ours, which copy them) have a fixed header per signing key,
 `{"kid":"...","alg":"RS256"}`, and end with the username claim, `..."username":"alice"}`.

@@ -37,7 +37,7 @@ REFUSALS: dict[bytes, Refusal] = {
 }
 # Users whose status (Cognito's UserStatusType) holds no usable session. ARCHIVED, COMPROMISED,
 # UNKNOWN and anything unknown or malformed are refused as a disabled user is (inferred: no
-# capture of those answers exists); see the README's error table.
+# capture of those answers exists); see docs/errors.md.
 STATUSES: dict[bytes, Refusal] = {
     b"UNCONFIRMED": (e.UserNotConfirmedException, e.USER_NOT_CONFIRMED),
     b"RESET_REQUIRED": (e.PasswordResetRequiredException, e.PASSWORD_RESET_REQUIRED),
