@@ -22,6 +22,7 @@ import redis
 
 from service.runtime import metrics
 from service.runtime.settings import Settings
+from tests import test_server
 from tests.auth_helpers import PASSWORD, default_client, user_with_password
 from tests.conftest import Admin, LiveServer, RedisServer, boto_client, make_settings
 from tests.metrics_helpers import (
@@ -34,6 +35,9 @@ from tests.metrics_helpers import (
     value,
 )
 from tests.test_server import ServeProcess, _is_worker
+
+# test_server's fixture, shared: serve processes started by a test are stopped after it.
+serve_factory = test_server.serve_factory
 
 SIGNIN = "cognito_signin_total"
 
@@ -187,20 +191,6 @@ def test_redis_errors_by_kind(own_redis: RedisServer) -> None:
     assert _delta(before, after, kind, kind="overloaded") == 3
     assert _delta(before, after, kind, kind="unavailable") == 1
     assert _delta(before, after, "cognito_throttled_total", quota="overload") == 3
-
-
-@pytest.fixture
-def serve_factory(settings: Settings, clean_redis: None) -> Iterator[Any]:
-    started: list[ServeProcess] = []
-
-    def make(**kw: Any) -> ServeProcess:
-        proc = ServeProcess(settings.redis_url, **kw)
-        started.append(proc)
-        return proc
-
-    yield make
-    for proc in started:
-        proc.stop()
 
 
 def _workers(server: ServeProcess) -> list[int]:
